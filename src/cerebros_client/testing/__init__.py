@@ -1,0 +1,1 @@
+"""Stand-in coordinator that speaks the Thunderline API, for tests and demos."""

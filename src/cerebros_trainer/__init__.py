@@ -1,0 +1,1 @@
+"""Reference Keras trainer and polling daemon for the Cerebros training service."""
