@@ -1,0 +1,73 @@
+"""Stop requests shared between signal handlers, background threads and training."""
+
+from __future__ import annotations
+
+import enum
+import time
+
+
+class StopReason(enum.Enum):
+    """Why the current job should stop before it is finished."""
+
+    SHUTDOWN = "shutdown"
+    LEASE_LOST = "lease_lost"
+
+
+class StopFlag:
+    """A flag that a signal handler can set without taking any lock.
+
+    Setting is a plain attribute assignment, which is safe inside a signal
+    handler. Readers poll `is_set()`; training checks it after every batch.
+    A shutdown outranks a lost lease, and only a lost lease can be cleared.
+    """
+
+    def __init__(self) -> None:
+        self._shutdown = False
+        self._lease_lost = False
+        self._shutdown_requested_at: float | None = None
+
+    def request(self, reason: StopReason = StopReason.SHUTDOWN) -> None:
+        """Ask the current work to stop for the given reason."""
+        if reason is StopReason.SHUTDOWN:
+            if not self._shutdown:
+                self._shutdown_requested_at = time.monotonic()
+            self._shutdown = True
+        else:
+            self._lease_lost = True
+
+    def is_set(self) -> bool:
+        """Tell whether any stop was requested."""
+        return self._shutdown or self._lease_lost
+
+    @property
+    def shutdown_requested(self) -> bool:
+        """Tell whether the worker process was asked to stop."""
+        return self._shutdown
+
+    @property
+    def reason(self) -> StopReason | None:
+        """The reason for stopping, or None while no stop was requested."""
+        if self._shutdown:
+            return StopReason.SHUTDOWN
+        if self._lease_lost:
+            return StopReason.LEASE_LOST
+        return None
+
+    @property
+    def shutdown_requested_at(self) -> float | None:
+        """`time.monotonic()` when a shutdown was first requested."""
+        return self._shutdown_requested_at
+
+    def clear_lease_lost(self) -> None:
+        """Forget a lost lease once its job has stopped, before the next job."""
+        self._lease_lost = False
+
+    def wait_for_shutdown(self, seconds: float, *, step: float = 0.2) -> bool:
+        """Sleep up to `seconds`, waking early on a shutdown; return whether one came."""
+        deadline = time.monotonic() + seconds
+        while not self._shutdown:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(step, remaining))
+        return self._shutdown
