@@ -129,9 +129,12 @@ class Worker:
             return None
         return self._run(job)
 
-    def run_forever(self, *, max_jobs: int | None = None) -> int:
+    def run_forever(
+        self, *, max_jobs: int | None = None, stop_when_idle: bool = False
+    ) -> int:
         """Train jobs until a shutdown is requested or `max_jobs` are done.
 
+        With `stop_when_idle`, return as soon as one poll finds no job.
         Returns the number of jobs taken.
         """
         jobs_taken = 0
@@ -144,6 +147,8 @@ class Worker:
                 jobs_taken += 1
                 self._backoff.reset()
                 continue
+            if stop_when_idle:
+                break
             self.stop_flag.wait_for_shutdown(self._backoff.next_wait())
 
         logger.info("Worker %s stopped after %d jobs", self.settings.worker_id, jobs_taken)
