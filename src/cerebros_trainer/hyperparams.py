@@ -108,7 +108,9 @@ class TrainingConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the known fields as plain values (without `extra`)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"
+        }
 
 
 def check_fits_data(config: TrainingConfig, n_tokens: int) -> None:
@@ -175,7 +177,7 @@ def _parse_number(value: Any) -> int | float | None:
     return None
 
 
-def _in_range(number: int | float, rule: _IntRule | _FloatRule) -> bool:
+def _in_range(number: float, rule: _IntRule | _FloatRule) -> bool:
     if isinstance(rule, _FloatRule) and not rule.minimum_inclusive:
         return rule.minimum < number <= rule.maximum
     return rule.minimum <= number <= rule.maximum

@@ -263,7 +263,7 @@ def _drop_invalid_text_lines(
     return b"\n".join(kept)
 
 
-def _text_column(reader: "csv._reader", name: str) -> int:
+def _text_column(reader: Iterator[list[str]], name: str) -> int:
     try:
         header = next(reader)
     except StopIteration:
@@ -291,7 +291,9 @@ def _csv_text(row: list[str], column: int) -> bytes:
         raise _BadLine("invalid UTF-8") from None
 
 
-def _flush_rows(sink: DocumentSink, pending: list[bytes], rows: int, empty: int) -> None:
+def _flush_rows(
+    sink: DocumentSink, pending: list[bytes], rows: int, empty: int
+) -> None:
     if rows:
         sink.add_records(rows, empty=empty)
     if pending:

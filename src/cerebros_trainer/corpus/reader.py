@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import requests
 import urllib3
@@ -91,7 +91,7 @@ def _read_file(corpus_file: CorpusFile, collector: CorpusCollector) -> None:
         with closing(corpus_file.open()) as raw:
             stream: IO[bytes] = raw
             if corpus_file.compressed:
-                stream = gzip.GzipFile(fileobj=raw, mode="rb")
+                stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
             reader(stream, corpus_file.name, collector)
     except _STREAM_ERRORS as exc:
         raise CorpusError(

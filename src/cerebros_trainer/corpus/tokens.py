@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -29,7 +30,8 @@ class TokenWriter:
         self._cache_dir = cache_dir
         self._spill_threshold = spill_threshold
         self._memory = bytearray()
-        self._file: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._file: BinaryIO | None = None
+        self._path: Path | None = None
         self._size = 0
 
     @property
@@ -61,11 +63,9 @@ class TokenWriter:
             self._memory = bytearray()
             return array
 
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        path = Path(self._file.name)
         self._file.close()
         self._file = None
+        path = self._require_path()
         mapped = np.memmap(path, dtype=np.uint8, mode="r", shape=(self._size,))
         # The mapping keeps the data reachable after the name is gone, and the
         # disk space is freed once the array is garbage collected.
@@ -77,18 +77,21 @@ class TokenWriter:
         self._memory = bytearray()
         if self._file is not None:
             self._file.close()
-            Path(self._file.name).unlink(missing_ok=True)
             self._file = None
+            self._require_path().unlink(missing_ok=True)
         self._size = 0
 
     def _spill(self) -> None:
         self._cache_dir.mkdir(parents=True, exist_ok=True)
-        self._file = tempfile.NamedTemporaryFile(
-            mode="wb",
-            dir=self._cache_dir,
-            prefix="corpus-",
-            suffix=".u8",
-            delete=False,
+        descriptor, name = tempfile.mkstemp(
+            dir=self._cache_dir, prefix="corpus-", suffix=".u8"
         )
+        self._path = Path(name)
+        self._file = os.fdopen(descriptor, "wb")
         self._file.write(self._memory)
         self._memory = bytearray()
+
+    def _require_path(self) -> Path:
+        if self._path is None:
+            raise RuntimeError("the token array has no spill file")
+        return self._path
