@@ -14,7 +14,7 @@ TOKEN = "tok-9f8e7d6c5b4a"
 
 
 def _all_env_names() -> list[str]:
-    names = []
+    names: list[str] = []
     for field in WorkerSettings.model_fields.values():
         alias = field.validation_alias
         if isinstance(alias, AliasChoices):
