@@ -77,6 +77,9 @@ class RawServer:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
+            if self._stop.is_set():
+                conn.close()
+                return
             with conn:
                 self.connections += 1
                 conn.recv(65536)
@@ -89,6 +92,9 @@ class RawServer:
 
     def close(self) -> None:
         self._stop.set()
+        # A blocked accept() does not notice close(); a connection wakes it.
+        with socket.create_connection(self._listener.getsockname(), timeout=1):
+            pass
         self._listener.close()
         self._thread.join(timeout=5)
 
