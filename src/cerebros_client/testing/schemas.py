@@ -8,9 +8,10 @@ ignores them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 JobStatusName = Literal["queued", "running", "completed", "failed", "cancelled"]
 JOB_STATUSES: tuple[str, ...] = (
@@ -24,8 +25,27 @@ JOB_STATUSES: tuple[str, ...] = (
 MAX_PHASE = 4
 MAX_LEASE_SECONDS = 86_400.0
 
-MetricValue = float | None
-"""A metric is a number, or null where the client had NaN or infinity."""
+MetricValue = Annotated[float, Field(allow_inf_nan=False)] | None
+"""A metric is a finite number, or null where the client had NaN or infinity."""
+
+
+def _reject_non_finite(value: Any, path: str = "") -> Any:
+    # Python's json module reads NaN and Infinity, but the responses are
+    # strict JSON, so such a value stored here could never be sent back.
+    if isinstance(value, float) and not math.isfinite(value):
+        where = f" at {path!r}" if path else ""
+        raise ValueError(f"non-finite number {value!r}{where}; send null instead")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_non_finite(item, f"{path}.{key}" if path else str(key))
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_non_finite(item, f"{path}[{index}]")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_reject_non_finite)]
+"""A JSON object whose numbers are all finite."""
 
 
 class _Body(BaseModel):
@@ -74,7 +94,7 @@ class DatasetCreate(_Body):
 
     name: str = Field(min_length=1)
     description: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class DatasetUpdate(_Body):
@@ -89,8 +109,8 @@ class JobCreate(_Body):
 
     training_dataset_id: str = Field(min_length=1)
     model_id: str = Field(min_length=1)
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    hyperparameters: JsonObject = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class ServiceRegister(_Body):
@@ -101,15 +121,17 @@ class ServiceRegister(_Body):
     name: str = Field(min_length=1)
     host: str = Field(min_length=1)
     port: int = Field(ge=0, le=65_535)
-    capabilities: dict[str, Any] | list[Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    capabilities: (
+        JsonObject | Annotated[list[Any], AfterValidator(_reject_non_finite)]
+    ) = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class ServiceHeartbeat(_Body):
     """Body of ``PATCH /api/registry/{id}/heartbeat``."""
 
     status: Literal["healthy", "busy"] = "healthy"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class FaultCreate(_Body):
