@@ -133,7 +133,9 @@ def test_html_200_is_protocol_error(once: CerebrosClient) -> None:
 def test_empty_200_poll_is_protocol_error(once: CerebrosClient) -> None:
     responses.get(POLL, status=200, body=b"")
 
-    with pytest.raises(ProtocolError, match="poll_job: GET /api/jobs/poll returned 200"):
+    with pytest.raises(
+        ProtocolError, match="poll_job: GET /api/jobs/poll returned 200"
+    ):
         once.poll_job()
 
 

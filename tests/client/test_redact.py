@@ -40,9 +40,11 @@ def test_token_not_in_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
         BASE_URL, token=TOKEN, retry=RetryPolicy(sleep=lambda _: None)
     )
 
-    with caplog.at_level(logging.DEBUG, logger="cerebros_client"):
-        with pytest.raises(Unauthorized) as caught:
-            client.poll_job()
+    with (
+        caplog.at_level(logging.DEBUG, logger="cerebros_client"),
+        pytest.raises(Unauthorized) as caught,
+    ):
+        client.poll_job()
 
     error = caught.value
     assert TOKEN not in str(error)

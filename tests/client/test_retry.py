@@ -186,9 +186,7 @@ def test_retry_after_past_date_is_zero(
 
 @pytest.mark.parametrize("header", ["soon", "-5", "nan", "inf", ""])
 @responses.activate
-def test_retry_after_unparseable_ignored(
-    sleeps: SleepRecorder, header: str
-) -> None:
+def test_retry_after_unparseable_ignored(sleeps: SleepRecorder, header: str) -> None:
     policy = RetryPolicy(backoff_initial=0.25, backoff_max=0.25, sleep=sleeps)
     responses.get(POLL, status=429, headers={"Retry-After": header})
     responses.get(POLL, status=204)
@@ -219,13 +217,22 @@ def test_deadline_uses_policy_clock(sleeps: SleepRecorder) -> None:
     def fail() -> None:
         now[0] += 4.0
         raise ServerError(
-            "boom", call="t", method="GET", path="/p", status=500, detail=None,
+            "boom",
+            call="t",
+            method="GET",
+            path="/p",
+            status=500,
+            detail=None,
             body_excerpt="",
         )
 
     policy = RetryPolicy(
-        max_attempts=100, deadline=10.0, backoff_initial=0.0, backoff_max=0.0,
-        sleep=sleeps, clock=lambda: now[0],
+        max_attempts=100,
+        deadline=10.0,
+        backoff_initial=0.0,
+        backoff_max=0.0,
+        sleep=sleeps,
+        clock=lambda: now[0],
     )
 
     with pytest.raises(ServerError):

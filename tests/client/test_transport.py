@@ -53,9 +53,9 @@ def test_read_timeout(raw_server: type[RawServer]) -> None:
     server = raw_server([None])
     policy = RetryPolicy(max_attempts=1)
 
-    with no_wait_client(server.url, retry=policy) as client:
-        with pytest.raises(TransportError) as caught:
-            client.poll_job()
+    client = no_wait_client(server.url, retry=policy)
+    with client, pytest.raises(TransportError) as caught:
+        client.poll_job()
 
     assert caught.value.reason == "read timed out"
     assert caught.value.request_sent is True
@@ -73,9 +73,9 @@ def test_connection_closed_without_reply(raw_server: type[RawServer]) -> None:
 def test_connection_refused_checkpoint_retried(free_port: int) -> None:
     policy = RetryPolicy(max_attempts=3, sleep=lambda _: None)
 
-    with no_wait_client(f"http://127.0.0.1:{free_port}", retry=policy) as client:
-        with pytest.raises(TransportError) as caught:
-            client.add_checkpoint(JOB_ID, "s3://bucket/a.keras", phase=1)
+    client = no_wait_client(f"http://127.0.0.1:{free_port}", retry=policy)
+    with client, pytest.raises(TransportError) as caught:
+        client.add_checkpoint(JOB_ID, "s3://bucket/a.keras", phase=1)
 
     assert caught.value.request_sent is False
 
@@ -105,7 +105,8 @@ def test_one_debug_line_per_request(caplog: pytest.LogCaptureFixture) -> None:
         client.poll_job()
 
     lines = [
-        r for r in caplog.records
+        r
+        for r in caplog.records
         if r.name == "cerebros_client._transport" and r.levelno == logging.DEBUG
     ]
     assert len(lines) == 2
