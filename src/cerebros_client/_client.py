@@ -125,7 +125,7 @@ class CerebrosClient:
     # Jobs
 
     def poll_job(self) -> Job | None:
-        """Fetch the next queued job, or None when the server answers 204.
+        """Fetch the next queued job, or None when the server returns 204.
 
         On the deployed server polling does not claim the job: another
         worker may receive the same one until it is marked running.
@@ -142,7 +142,7 @@ class CerebrosClient:
         """Claim the next queued job for `worker_id`, or return None.
 
         Uses ``POST /api/jobs/claim`` where the server offers it, which
-        leases the job to this worker alone. Where that endpoint answers
+        leases the job to this worker alone. Where that endpoint returns
         404, 405 or 501, the client remembers it and from then on polls and
         marks the job running, as the deployed server expects.
 
@@ -239,7 +239,7 @@ class CerebrosClient:
     def get_corpus(self, dataset_id: str) -> Corpus:
         """Fetch where the training text of a dataset lives.
 
-        The deployed server answers 500 (`ServerError`) for an unknown
+        The deployed server returns 500 (`ServerError`) for an unknown
         dataset or one without a corpus path.
         """
         path = f"/api/datasets/{check_id('dataset_id', dataset_id)}/corpus"
@@ -309,11 +309,11 @@ class CerebrosClient:
         retry. By default the key is derived from the job id, URL and phase,
         so a restarted worker sends the same key for the same checkpoint.
 
-        The deployed server appends a duplicate for each repeat, so a
+        The deployed server appends a duplicate for each repeat. So a
         failure is retried only where the server provably did not process
-        the request (no connection, 429, 503), or, once any response from
-        this server carried ``Idempotency-Key-Honored: true``, wherever an
-        idempotent call would be retried.
+        the request (no connection, 429, 503). Once any response from this
+        server carried ``Idempotency-Key-Honored: true``, failures are
+        retried as for an idempotent call.
         """
         key = idempotency_key or checkpoint_idempotency_key(
             job_id, checkpoint_url, phase

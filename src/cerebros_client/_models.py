@@ -1,9 +1,9 @@
 """Pydantic models for the bodies the coordinator sends.
 
 Parsing is tolerant, because the deployed server and the published guide
-disagree in small ways: unknown fields are ignored, numbers sent as strings
-are coerced, status values match case-insensitively, timestamps without a
-timezone are read as UTC, and null stands for an empty map or list.
+disagree in small ways. Unknown fields are ignored, numbers sent as strings
+are coerced and status values match case-insensitively. Timestamps without
+a timezone are read as UTC, and null is read as an empty map or list.
 Missing identity fields (a job's ``id``, a corpus's ``corpus_path``) still
 fail, because the worker cannot act without them.
 """
@@ -136,7 +136,7 @@ class Job(_Lenient):
 
 
 class Corpus(_Lenient):
-    """Where a dataset's training text lives.
+    """Location of a dataset's training text.
 
     `corpus_path` is a path on the coordinator's disk (a JSONL file or a
     directory of CSV chunks) or a URL such as ``s3://bucket/key``.

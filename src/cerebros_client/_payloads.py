@@ -12,7 +12,7 @@ from ._models import JobStatus
 
 MIN_PHASE = 0
 MAX_PHASE = 4
-"""Phases the coordinator stores; it answers 400 for a larger value."""
+"""Largest phase the coordinator stores; it returns 400 for a larger one."""
 
 
 def check_phase(phase: int) -> int:

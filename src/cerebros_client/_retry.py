@@ -29,7 +29,7 @@ DEFAULT_BACKOFF_MAX = 10.0
 """Largest upper bound in seconds of a jittered wait."""
 
 DEFAULT_MAX_RETRY_AFTER = 60.0
-"""Longest wait in seconds taken from a server's ``Retry-After`` header."""
+"""Maximum wait in seconds taken from a server's ``Retry-After`` header."""
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """Statuses that a retry may cure. 400, 401, 403, 404, 409 and 422 never are."""
@@ -48,7 +48,7 @@ class RetryPolicy:
     server's ``Retry-After`` capped at `max_retry_after`. No retry starts
     once `max_attempts` requests were sent or when its wait would end more
     than `deadline` seconds after the first request. `sleep` and `clock`
-    can be replaced in tests so they never wait.
+    can be replaced, so tests run without real waits.
     """
 
     max_attempts: int = DEFAULT_MAX_ATTEMPTS

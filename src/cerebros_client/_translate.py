@@ -113,8 +113,8 @@ def transport_error(
 
 
 def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
-    # requests wraps urllib3's MaxRetryError, whose reason says whether the
-    # socket ever connected; NameResolutionError subclasses NewConnectionError.
+    # requests wraps urllib3's MaxRetryError, whose reason shows whether the
+    # socket ever connected. NameResolutionError subclasses NewConnectionError.
     cause = exc.args[0] if exc.args else None
     reason = getattr(cause, "reason", cause)
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
@@ -145,13 +145,13 @@ def api_error(
     body = excerpt(response.content, token)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
 
-    said = f"; server detail: {redact(detail, token)!r}" if detail else ""
+    server_text = f"; server detail: {redact(detail, token)!r}" if detail else ""
     if _looks_like_html(response):
-        said = "; the body is HTML, so a proxy or web server answered"
+        server_text = "; the body is HTML, so a proxy or web server answered"
     wait = f"; Retry-After {retry_after:g} s" if retry_after is not None else ""
     message = (
         f"{call}: {method} {path} returned {status} {response.reason or ''}"
-        f"{said}{wait}; {_HINTS[cls]}"
+        f"{server_text}{wait}; {_HINTS[cls]}"
     )
     return cls(
         message,

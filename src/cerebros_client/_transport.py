@@ -95,8 +95,9 @@ class Transport:
         return response
 
     def _note_idempotency_support(self, response: requests.Response) -> None:
-        # Once the server says it deduplicates by key, it is trusted to do so
-        # for the rest of this client's life, error responses included.
+        # Once the server reports that it deduplicates by key, it is trusted
+        # to do so for the rest of this client's life. A header on an error
+        # response counts too.
         value = response.headers.get(IDEMPOTENCY_HONOURED_HEADER, "")
         if value.strip().lower() == "true":
             self.idempotency_honoured = True

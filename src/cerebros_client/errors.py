@@ -4,7 +4,7 @@ Every error derives from `CerebrosError`. The tree::
 
     CerebrosError
     ├── TransportError      no complete response: refused, reset, timeout, cut off
-    ├── ApiError            the server answered with a non-2xx status
+    ├── ApiError            the server returned a non-2xx status
     │   ├── BadRequest      400, 422
     │   ├── Unauthorized    401, 403
     │   ├── NotFound        404
@@ -87,7 +87,7 @@ class TransportError(CerebrosError):
 
 
 class ApiError(CerebrosError):
-    """The server answered with a non-2xx status.
+    """The server returned a non-2xx status.
 
     `detail` is the server's own error text (``errors.detail`` or ``detail``
     in the JSON body) or None, `body_excerpt` the start of the body with any
@@ -133,7 +133,7 @@ class Conflict(ApiError):
 class RateLimited(ApiError):
     """The server asked the client to slow down (429).
 
-    `retry_after` holds the seconds the server asked for, or None.
+    `retry_after` is the wait in seconds that the server requested, or None.
     """
 
 
