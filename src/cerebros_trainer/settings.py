@@ -7,7 +7,6 @@ reads `os.environ` itself, so the configuration reference printed by
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from pathlib import Path

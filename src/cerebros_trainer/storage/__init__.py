@@ -1,0 +1,31 @@
+"""Checkpoint storage: an S3 bucket or a local directory, chosen by URL.
+
+`open_checkpoint_store(settings)` returns a `CheckpointStore` for
+CEREBROS_CHECKPOINT_URL. Every store keys checkpoints by job id and phase
+(`JOB_ID/phase-N.keras`), verifies each upload, and raises `StorageError`
+with a message that says what to fix.
+"""
+
+from cerebros_trainer.errors import StorageError
+from cerebros_trainer.storage.base import (
+    CheckpointStore,
+    checkpoint_filename,
+    validate_job_id,
+)
+from cerebros_trainer.storage.factory import open_checkpoint_store
+from cerebros_trainer.storage.local import LocalCheckpointStore
+from cerebros_trainer.storage.s3 import S3CheckpointStore, make_s3_client
+from cerebros_trainer.storage.urls import CheckpointLocation, parse_checkpoint_url
+
+__all__ = [
+    "CheckpointLocation",
+    "CheckpointStore",
+    "LocalCheckpointStore",
+    "S3CheckpointStore",
+    "StorageError",
+    "checkpoint_filename",
+    "make_s3_client",
+    "open_checkpoint_store",
+    "parse_checkpoint_url",
+    "validate_job_id",
+]
