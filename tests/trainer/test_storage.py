@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse  # type: ignore[import-untyped]
-from tests.fixtures_s3 import S3Server, s3_server  # noqa: F401 - fixture
 
 from cerebros_trainer.settings import WorkerSettings
 from cerebros_trainer.storage import (
@@ -21,6 +20,7 @@ from cerebros_trainer.storage import (
     make_s3_client,
     open_checkpoint_store,
 )
+from tests.fixtures_s3 import S3Server, s3_server  # noqa: F401 - fixture
 
 BUCKET = "cerebros-checkpoints"
 PREFIX = "runs/test"
@@ -139,6 +139,25 @@ def test_s3_upload_twice_overwrites(
     assert keys == [f"{PREFIX}/{JOB_ID}/phase-2.keras"]
     body = bucket_store.client.get_object(Bucket=BUCKET, Key=keys[0])["Body"]
     assert body.read() == b"second, longer version"
+
+
+def test_s3_partial_keeps_finished_phase(
+    bucket_store: S3CheckpointStore, tmp_path: Path
+) -> None:
+    finished = _write(tmp_path / "finished.keras", b"finished phase 1")
+    partial = _write(tmp_path / "partial.keras", b"phase 2 stopped early")
+
+    finished_url = bucket_store.upload(finished, job_id=JOB_ID, phase=1)
+    partial_url = bucket_store.upload(partial, job_id=JOB_ID, phase=2, partial=True)
+
+    assert partial_url == f"s3://{BUCKET}/{PREFIX}/{JOB_ID}/phase-2-partial.keras"
+    listing = bucket_store.client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)
+    keys = sorted(item["Key"] for item in listing["Contents"])
+    assert keys == [
+        f"{PREFIX}/{JOB_ID}/phase-1.keras",
+        f"{PREFIX}/{JOB_ID}/phase-2-partial.keras",
+    ]
+    assert bucket_store.exists(finished_url)
 
 
 def test_s3_upload_without_prefix(s3_server: S3Server, checkpoint: Path) -> None:  # noqa: F811
@@ -506,6 +525,17 @@ def test_local_upload_twice_overwrites(tmp_path: Path) -> None:
     assert store.download(url, tmp_path / "out.keras").read_bytes() == (
         b"second version"
     )
+
+
+def test_local_partial_checkpoint_name(tmp_path: Path, checkpoint: Path) -> None:
+    store = LocalCheckpointStore(tmp_path / "store")
+
+    url = store.upload(checkpoint, job_id=JOB_ID, phase=3, partial=True)
+
+    stored = tmp_path / "store" / JOB_ID / "phase-3-partial.keras"
+    assert url == stored.resolve().as_uri()
+    assert stored.with_name("phase-3-partial.keras.sha256").exists()
+    assert not (tmp_path / "store" / JOB_ID / "phase-3.keras").exists()
 
 
 @pytest.mark.parametrize("job_id", UNSAFE_JOB_IDS)

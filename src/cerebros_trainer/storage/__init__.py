@@ -2,7 +2,8 @@
 
 `open_checkpoint_store(settings)` returns a `CheckpointStore` for
 CEREBROS_CHECKPOINT_URL. Every store keys checkpoints by job id and phase
-(`JOB_ID/phase-N.keras`), verifies each upload, and raises `StorageError`
+(`JOB_ID/phase-N.keras`, or `JOB_ID/phase-N-partial.keras` for a phase
+stopped early), verifies each upload, and raises `StorageError`
 with a message that says what to fix.
 """
 

@@ -23,14 +23,18 @@ class CheckpointStore(Protocol):
     """Storage for the `.keras` checkpoint written after each training phase.
 
     Every method raises `StorageError` with a message that says what to fix.
-    Uploading the same job and phase again replaces the stored checkpoint.
+    Uploading the same job, phase and `partial` flag again replaces the
+    stored checkpoint. A partial checkpoint (`phase-N-partial.keras`) holds
+    a phase that a shutdown stopped early and never replaces a finished one.
     """
 
     def preflight(self) -> None:
         """Check that the store is reachable and writable before any job runs."""
         ...
 
-    def upload(self, local_path: Path, *, job_id: str, phase: int) -> str:
+    def upload(
+        self, local_path: Path, *, job_id: str, phase: int, partial: bool = False
+    ) -> str:
         """Store a checkpoint file, verify the stored copy and return its URL."""
         ...
 
@@ -73,9 +77,10 @@ def validate_phase(phase: int) -> int:
     return phase
 
 
-def checkpoint_filename(phase: int) -> str:
-    """Return the file name of a phase's checkpoint, such as `phase-2.keras`."""
-    return f"phase-{validate_phase(phase)}.keras"
+def checkpoint_filename(phase: int, *, partial: bool = False) -> str:
+    """Return a checkpoint's file name: `phase-2.keras` or `phase-2-partial.keras`."""
+    suffix = "-partial" if partial else ""
+    return f"phase-{validate_phase(phase)}{suffix}.keras"
 
 
 def sha256_file(path: Path) -> tuple[str, int]:

@@ -23,19 +23,20 @@ SIDECAR_SUFFIX = ".sha256"
 
 
 class LocalCheckpointStore:
-    """Checkpoints stored as `ROOT/JOB_ID/phase-N.keras` with a `.sha256` sidecar.
+    """Checkpoints stored as `ROOT/JOB_ID/phase-N[-partial].keras` with a sidecar.
 
     Files are written under a temporary name and renamed into place, so a
-    reader never sees a partly written checkpoint. The sidecar holds the
-    digest in `sha256sum` format.
+    reader never sees a partly written checkpoint. The `.sha256` sidecar
+    contains the digest in `sha256sum` format.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().resolve()
 
-    def path_for(self, job_id: str, phase: int) -> Path:
+    def path_for(self, job_id: str, phase: int, *, partial: bool = False) -> Path:
         """Return the path of a phase's checkpoint, rejecting unsafe job ids."""
-        return self.root / validate_job_id(job_id) / checkpoint_filename(phase)
+        filename = checkpoint_filename(phase, partial=partial)
+        return self.root / validate_job_id(job_id) / filename
 
     def preflight(self) -> None:
         """Create the root directory if needed and check that it is writable."""
@@ -52,9 +53,11 @@ class LocalCheckpointStore:
 
         logger.info("checkpoint directory %s is writable", self.root)
 
-    def upload(self, local_path: Path, *, job_id: str, phase: int) -> str:
+    def upload(
+        self, local_path: Path, *, job_id: str, phase: int, partial: bool = False
+    ) -> str:
         """Copy a checkpoint into the store, verify the copy and return its URL."""
-        target = self.path_for(job_id, phase)
+        target = self.path_for(job_id, phase, partial=partial)
         require_file(local_path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -100,7 +100,7 @@ def make_s3_client(settings: WorkerSettings) -> S3Client:
 
 
 class S3CheckpointStore:
-    """Checkpoints stored as `PREFIX/JOB_ID/phase-N.keras` in one bucket.
+    """Checkpoints stored as `PREFIX/JOB_ID/phase-N[-partial].keras` in one bucket.
 
     Each object carries the file's SHA-256 in its `sha256` user metadata,
     which `upload` checks after writing and `download` checks after reading.
@@ -129,9 +129,10 @@ class S3CheckpointStore:
         """The endpoint the client sends requests to."""
         return str(self.client.meta.endpoint_url)
 
-    def key_for(self, job_id: str, phase: int) -> str:
+    def key_for(self, job_id: str, phase: int, *, partial: bool = False) -> str:
         """Return the object key of a phase's checkpoint, rejecting unsafe job ids."""
-        name = f"{validate_job_id(job_id)}/{checkpoint_filename(phase)}"
+        filename = checkpoint_filename(phase, partial=partial)
+        name = f"{validate_job_id(job_id)}/{filename}"
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def preflight(self) -> None:
@@ -152,9 +153,11 @@ class S3CheckpointStore:
             "checkpoint bucket %s is reachable at %s", self.bucket, self.endpoint_url
         )
 
-    def upload(self, local_path: Path, *, job_id: str, phase: int) -> str:
+    def upload(
+        self, local_path: Path, *, job_id: str, phase: int, partial: bool = False
+    ) -> str:
         """Upload a checkpoint, verify its size and SHA-256, and return its URL."""
-        key = self.key_for(job_id, phase)
+        key = self.key_for(job_id, phase, partial=partial)
         size = require_file(local_path)
         # The digest goes into the object's metadata, which S3 takes with the
         # first request, so the file is hashed in a pass before the upload.
