@@ -286,7 +286,7 @@ def test_expired_lease_requeues_keeping_checkpoints(
         server, "POST", f"/api/jobs/{job_id}/lease", json={"worker_id": "w1"}
     )
     assert renewal.status_code == 409
-    assert "holds no lease" in renewal.json()["errors"]["detail"]
+    assert "has no lease" in renewal.json()["errors"]["detail"]
     again = call(server, "POST", "/api/jobs/claim", json={"worker_id": "w2"})
     assert again.json()["job"]["id"] == job_id
     assert again.json()["job"]["checkpoint_urls"] == [CHECKPOINT_1]

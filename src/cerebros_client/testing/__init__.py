@@ -1,6 +1,6 @@
 """Stand-in coordinator that speaks the Thunderline API, for tests and demos.
 
-It stands alone: it uses FastAPI, uvicorn, SQLite and ``requests``, never
+It is self-contained: it uses FastAPI, uvicorn, SQLite and ``requests``, never
 the ``cerebros_client`` client it exists to test.
 """
 

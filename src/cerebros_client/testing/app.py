@@ -91,10 +91,23 @@ def create_app(
 def _install_error_handlers(app: FastAPI, profile: Profile) -> None:
     async def on_coordinator_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CoordinatorError)
+        logger.info(
+            "%s %s rejected with %d: %s",
+            request.method,
+            request.url.path,
+            exc.status_code,
+            exc.detail,
+        )
         return _coordinator_error(exc, profile)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        logger.info(
+            "%s %s rejected: invalid request (%d errors)",
+            request.method,
+            request.url.path,
+            len(exc.errors()),
+        )
         return _validation_error(exc, profile)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -133,7 +146,7 @@ def _coordinator_error(exc: CoordinatorError, profile: Profile) -> JSONResponse:
 
 
 def _compat_status(exc: CoordinatorError) -> int:
-    """Map an error to the status the deployed server answers with."""
+    """Map an error to the status the deployed server returns."""
     if isinstance(exc, NotFound) and exc.compat_crashes:
         return 500 if _is_uuid(exc.record_id) else 400
     if exc.status_code in (409, 422):

@@ -30,7 +30,7 @@ class NotFound(CoordinatorError):
         self.kind = kind
         self.record_id = record_id
         self.compat_crashes = compat_crashes
-        """False where the deployed server does answer 404 (the registry)."""
+        """False where the deployed server returns 404 (the registry)."""
 
 
 class Conflict(CoordinatorError):

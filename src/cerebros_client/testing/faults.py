@@ -3,12 +3,12 @@
 A fault matches a method and a path glob (``fnmatch``, so ``*`` also spans
 ``/``). Kinds, which may be combined with ``delay``:
 
-- ``status``: answer this status with a JSON error body (or ``body``);
-- ``html``: answer an HTML page, as a proxy in front of the server would
+- ``status``: respond with this status with a JSON error body (or ``body``);
+- ``html``: respond with an HTML page, as a proxy in front of the server would
   (status 502 unless ``status`` is given);
-- ``drop``: close the connection without answering;
+- ``drop``: close the connection without a response;
 - ``truncate``: send the headers and half of the real response, then close;
-- ``delay`` alone: wait, then answer normally.
+- ``delay`` alone: wait, then respond normally.
 
 ``after_handler`` (drop only) runs the request first, so the change is made
 but its response is lost: the case that idempotency keys exist for.

@@ -218,7 +218,7 @@ def renew_lease(job: Job, worker_id: str, lease_seconds: float, now: float) -> N
     """Extend the lease of ``worker_id``, raising Conflict if it does not hold one."""
     if job["status"] != "running" or job["lease_expires_ts"] is None:
         raise Conflict(
-            f"worker {worker_id!r} holds no lease on job {job['id']!r}: the job is"
+            f"worker {worker_id!r} has no lease on job {job['id']!r}: the job is"
             f" {job['status']!r}; its lease expired or it was handed back, so"
             " stop working on it and claim again",
             field="worker_id",
@@ -250,10 +250,10 @@ def lease_body(job: Job) -> dict[str, Any]:
     }
 
 
-def _require_running(job: Job, what: str, profile: Profile) -> None:
+def _require_running(job: Job, update_kind: str, profile: Profile) -> None:
     if profile.check_transitions and job["status"] != "running":
         raise Conflict(
-            f"job {job['id']!r} is {job['status']!r}: {what} are accepted only"
+            f"job {job['id']!r} is {job['status']!r}: {update_kind} are accepted only"
             " while it is 'running'; set status 'running' first",
             field="status",
         )

@@ -2,11 +2,14 @@
 
 ``strict`` is a corrected coordinator: 404 for unknown ids, 409 for illegal
 status transitions, 422 naming the invalid field, leases and idempotency
-keys. ``thunderline-compat`` imitates the Thunderline server as deployed in
-late 2025, read from its Phoenix controller and Ash resources: no claim
-route, no transition checks, 500 for an unknown well-formed id, 400 for an
-id that is not a UUID, error bodies with no detail, duplicate checkpoints
-appended, metrics shallow-merged and ``final_model_id`` ignored.
+keys.
+
+``thunderline-compat`` imitates the Thunderline server as deployed in late
+2025, as described by its Phoenix controller and Ash resources. It has no
+claim route and no transition checks. It returns 500 for an unknown
+well-formed id, 400 for an id that is not a UUID, and error bodies with no
+detail. It appends duplicate checkpoints, merges metrics shallowly and
+ignores ``final_model_id``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def coordinator() -> Iterator[CoordinatorServer]:
-    """A started strict stand-in coordinator."""
+    """Start a strict stand-in coordinator, yield it, and stop it after the test."""
     from .server import CoordinatorServer
 
     with CoordinatorServer(profile="strict") as server:
@@ -27,7 +27,7 @@ def coordinator() -> Iterator[CoordinatorServer]:
 
 @pytest.fixture
 def compat_coordinator() -> Iterator[CoordinatorServer]:
-    """A started stand-in coordinator imitating the deployed Thunderline server."""
+    """Start a thunderline-compat stand-in, yield it, and stop it after the test."""
     from .server import CoordinatorServer
 
     with CoordinatorServer(profile="thunderline-compat") as server:

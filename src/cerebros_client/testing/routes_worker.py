@@ -84,7 +84,7 @@ def get_corpus(dataset_id: str, coordinator: CoordinatorDep) -> dict[str, Any]:
 
 
 def _corpus_unavailable(coordinator: Coordinator, detail: str) -> None:
-    # The deployed server crashes on these and answers 500.
+    # The deployed server crashes on these and returns 500.
     if coordinator.profile.detailed_errors:
         raise Conflict(detail, field="corpus_path")
     raise ServerFailure(detail)
@@ -202,7 +202,7 @@ def claim_job(body: ClaimRequest, coordinator: CoordinatorDep) -> Any:
 def renew_lease(
     job_id: str, body: LeaseRenewal, coordinator: CoordinatorDep
 ) -> dict[str, Any]:
-    """Extend the lease a worker holds on a running job; 409 when it holds none."""
+    """Extend a worker's lease on a running job; 409 when the worker has none."""
     seconds = body.lease_seconds or jobs.DEFAULT_LEASE_SECONDS
     with coordinator.store.transaction() as tx:
         job = require_job(tx, job_id)

@@ -131,7 +131,7 @@ class Transaction:
         return None if row is None else _load(row[0])
 
     def expired_leases(self, now: float) -> list[Document]:
-        """Return running jobs whose lease expired before ``now``."""
+        """Return running jobs whose lease expired at or before ``now``."""
         rows = self._db.execute(
             "SELECT doc FROM jobs WHERE status = 'running'"
             " AND lease_expires_at IS NOT NULL AND lease_expires_at <= ?",
