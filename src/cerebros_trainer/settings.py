@@ -84,13 +84,13 @@ class WorkerSettings(BaseSettings):
         validation_alias="CEREBROS_API_TOKEN",
         description=(
             "Bearer token sent to the coordination API. Unset sends no "
-            "Authorization header. Never logged."
+            "Authorization header. Masked in log output."
         ),
     )
     poll_interval: float = Field(
         default=5.0,
         validation_alias="POLL_INTERVAL",
-        description="Seconds between polls for a job while the queue is busy.",
+        description="Seconds between polls for a job, before any back-off.",
     )
     max_poll_interval: float = Field(
         default=60.0,
