@@ -104,7 +104,7 @@ def run_demo(args: argparse.Namespace, workdir: Path) -> int:
     s3_server.start()
     endpoint = f"http://127.0.0.1:{s3_port}"
     try:
-        with CoordinatorServer(db_path=workdir / "coordinator.sqlite3") as coordinator:
+        with CoordinatorServer(db=str(workdir / "coordinator.sqlite3")) as coordinator:
             _create_bucket(endpoint)
             seeded = seed_job(
                 coordinator.url,

@@ -7,6 +7,7 @@ reads `os.environ` itself, so the configuration reference printed by
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from pathlib import Path
@@ -38,7 +39,7 @@ DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
 
 # Defaults computed at start-up, shown as text in the configuration reference.
 _COMPUTED_DEFAULTS = {
-    "worker_id": "<hostname>-<pid>",
+    "worker_id": "<hostname>-<hash of state_dir>",
     "checkpoint_url": "file://<state_dir>/checkpoints",
 }
 
@@ -51,8 +52,16 @@ class SettingDoc(NamedTuple):
     default: str
 
 
-def _default_worker_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+def default_worker_id(state_dir: Path) -> str:
+    """Name a worker after its host and its state directory.
+
+    The name must survive a restart, because a worker that crashed resumes
+    its job under the lease it held. One state directory serves one worker
+    at a time, so host and directory together are unique.
+    """
+    directory = str(state_dir.expanduser().resolve())
+    digest = hashlib.sha256(directory.encode()).hexdigest()[:8]
+    return f"{socket.gethostname()}-{digest}"
 
 
 class WorkerSettings(BaseSettings):
@@ -101,7 +110,7 @@ class WorkerSettings(BaseSettings):
         ),
     )
     worker_id: str = Field(
-        default_factory=_default_worker_id,
+        default="",
         validation_alias="CEREBROS_WORKER_ID",
         description="Identifier this worker claims jobs and registers under.",
     )
@@ -330,14 +339,9 @@ class WorkerSettings(BaseSettings):
     @field_validator("worker_id")
     @classmethod
     def _check_worker_id(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError(
-                "CEREBROS_WORKER_ID is empty: unset it to use <hostname>-<pid>, "
-                "or set a name unique among the workers"
-            )
-
-        return value
+        # An empty value means "derive one from the host and state directory",
+        # which happens once every field is known.
+        return value.strip()
 
     @field_validator("corpus_roots", mode="before")
     @classmethod
@@ -361,6 +365,12 @@ class WorkerSettings(BaseSettings):
             raise ValueError(f"CEREBROS_CHECKPOINT_URL is invalid: {error}") from None
 
         return value
+
+    @model_validator(mode="after")
+    def _fill_worker_id(self) -> WorkerSettings:
+        if not self.worker_id:
+            self.__dict__["worker_id"] = default_worker_id(self.state_dir)
+        return self
 
     @model_validator(mode="after")
     def _fill_checkpoint_url(self) -> WorkerSettings:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import AliasChoices, SecretStr, ValidationError
 
-from cerebros_trainer.settings import WorkerSettings
+from cerebros_trainer.settings import WorkerSettings, default_worker_id
 
 TOKEN = "tok-9f8e7d6c5b4a"
 
@@ -62,13 +62,26 @@ def test_default_checkpoint_url_follows_state_dir(
     assert settings.checkpoint_url == (tmp_path / "state" / "checkpoints").as_uri()
 
 
-def test_default_worker_id_names_host_and_pid() -> None:
-    import os
+def test_default_worker_id_survives_restart(tmp_path: Path) -> None:
     import socket
+
+    first = WorkerSettings(state_dir=tmp_path / "a")
+    again = WorkerSettings(state_dir=tmp_path / "a")
+    other = WorkerSettings(state_dir=tmp_path / "b")
+
+    assert first.worker_id.startswith(f"{socket.gethostname()}-")
+    assert first.worker_id == again.worker_id
+    assert first.worker_id != other.worker_id
+
+
+def test_blank_worker_id_falls_back_to_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CEREBROS_WORKER_ID", "  ")
 
     settings = WorkerSettings()
 
-    assert settings.worker_id == f"{socket.gethostname()}-{os.getpid()}"
+    assert settings.worker_id == default_worker_id(settings.state_dir)
 
 
 ENV_CASES: list[tuple[str, str, str, Any]] = [
@@ -256,7 +269,6 @@ INVALID_CASES = [
         ["at least 5242880 bytes", "received 1024"],
     ),
     ("CEREBROS_S3_MAX_ATTEMPTS", "0", ["CEREBROS_S3_MAX_ATTEMPTS", "received 0"]),
-    ("CEREBROS_WORKER_ID", "  ", ["CEREBROS_WORKER_ID is empty"]),
 ]
 
 
@@ -317,7 +329,7 @@ def test_describe_fields_lists_every_field() -> None:
     assert by_env["THUNDERLINE_API_URL"].default == "http://localhost:5001"
     assert "THUNDERLINE_URL" in by_env["THUNDERLINE_API_URL"].description
     assert by_env["POLL_INTERVAL"].default == "5.0"
-    assert by_env["CEREBROS_WORKER_ID"].default == "<hostname>-<pid>"
+    assert by_env["CEREBROS_WORKER_ID"].default == "<hostname>-<hash of state_dir>"
     assert by_env["CEREBROS_CHECKPOINT_URL"].default == (
         "file://<state_dir>/checkpoints"
     )
