@@ -83,7 +83,7 @@ def _unknown(name: str | None) -> UnknownModelError:
 
 
 @keras.saving.register_keras_serializable(package="cerebros")
-class PositionEmbedding(keras.layers.Layer):
+class PositionEmbedding(keras.layers.Layer):  # type: ignore[misc]
     """Add a learned embedding of each position to a (batch, length, dim) input."""
 
     def __init__(self, max_length: int, **kwargs: Any) -> None:

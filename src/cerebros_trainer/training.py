@@ -224,12 +224,13 @@ class _WindowSplit:
     def __init__(self, tokens: np.ndarray, config: TrainingConfig) -> None:
         self.tokens = tokens
         self.window = config.seq_len + 1
-        validation_tokens = int(tokens.shape[0] * config.validation_split)
-        train_tokens = tokens.shape[0] - validation_tokens
+        total = int(tokens.shape[0])
+        validation_tokens = int(total * config.validation_split)
+        train_tokens = total - validation_tokens
         self.train_start = 0
-        self.train_count = train_tokens // self.window
+        self.train_count: int = train_tokens // self.window
         self.validation_start = train_tokens
-        self.validation_count = validation_tokens // self.window
+        self.validation_count: int = validation_tokens // self.window
         self._offsets = np.arange(self.window)
 
     def gather(self, indices: np.ndarray, base: int) -> np.ndarray:
@@ -246,7 +247,7 @@ def _compile(model: keras.Model, learning_rate: float) -> None:
     )
 
 
-class _PhaseMonitor(keras.callbacks.Callback):
+class _PhaseMonitor(keras.callbacks.Callback):  # type: ignore[misc]
     """Stop on request or divergence, time the epochs and collect metrics."""
 
     def __init__(
@@ -273,7 +274,9 @@ class _PhaseMonitor(keras.callbacks.Callback):
         self._steps = 0
         self._epoch_started = time.perf_counter()
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_train_batch_end(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         self._last_batch_ended = time.perf_counter()
         self._steps += 1
         loss = float((logs or {}).get("loss", 0.0))
@@ -332,6 +335,11 @@ def save_checkpoint(model: keras.Model, path: Path) -> Path:
     if path.suffix != ".keras":
         raise ValueError(f"checkpoint path must end in .keras, received {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        # An optimizer saved before its first step has no slot variables, and
+        # loading it would skip the optimizer state with a warning.
+        optimizer.build(model.trainable_variables)
     partial = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.partial.keras")
     try:
         model.save(partial)

@@ -19,3 +19,13 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Keras 3 with NumPy 2 warns from its own tensor conversion code; the
+    # warning is about Keras internals, not about anything these tests do.
+    config.addinivalue_line(
+        "filterwarnings",
+        "ignore:__array__ implementation doesn't accept a copy keyword"
+        ":DeprecationWarning",
+    )
