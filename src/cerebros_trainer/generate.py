@@ -19,13 +19,14 @@ def generate_text(
     temperature: float = 0.8,
     seed: int | None = None,
 ) -> str:
-    """Return `prompt` followed by up to `max_new_bytes` sampled bytes.
+    """Sample `max_new_bytes` bytes after `prompt` and return them as text.
 
-    Sampling is byte by byte from the logits at the last context position.
-    A model with a fixed input length sees the last `seq_len` bytes, right
-    padded (its causal structure keeps padding from affecting earlier
-    positions). `temperature` 0 picks the most likely byte. The bytes are
-    decoded as UTF-8 with invalid sequences replaced by U+FFFD.
+    The returned text is the continuation only, without the prompt. Each
+    byte is sampled from the logits at the last context position. A model
+    with a fixed input length receives the last `seq_len` bytes, padded on
+    the right. In a causal model the logits at the last real position do
+    not depend on that padding. `temperature` 0 picks the most likely byte.
+    The bytes are decoded as UTF-8, with invalid sequences replaced by U+FFFD.
     """
     if max_new_bytes < 0:
         raise ValueError(f"max_new_bytes must be 0 or more, received {max_new_bytes}")
@@ -34,12 +35,13 @@ def generate_text(
 
     context_length = _context_length(model)
     data = bytearray(prompt.encode("utf-8"))
+    prompt_length = len(data)
     rng = np.random.default_rng(seed)
     for _ in range(max_new_bytes):
         context = bytes(data[-context_length:]) or bytes([_START_BYTE])
         logits = _next_byte_logits(model, context, context_length)
         data.append(_sample(logits, temperature, rng))
-    return data.decode("utf-8", errors="replace")
+    return data[prompt_length:].decode("utf-8", errors="replace")
 
 
 def _context_length(model: keras.Model) -> int:

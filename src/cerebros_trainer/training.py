@@ -12,8 +12,8 @@ import os
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from cerebros_trainer.hyperparams import MAX_PHASES, TrainingConfig, check_fits_
 
 logger = logging.getLogger(__name__)
 
-# exp(700) is about 1e304, still a finite float; exp(710) overflows.
+# exp(700) is about 1e304, still a finite float, but exp(710) overflows.
 MAX_LOG_PERPLEXITY = 700.0
 
 EpochCallback = Callable[[int, dict[str, Any]], None]
@@ -41,10 +41,12 @@ StopCheck = Callable[[], bool]
 
 
 @dataclass(frozen=True)
-class PhaseMetrics:
+class PhaseMetrics(Mapping[str, Any]):
     """Metrics of the last epoch of a phase; `epoch` counts from 1 per phase.
 
-    Validation fields are None when `validation_split` is 0.
+    Validation fields are None when `validation_split` is 0. The metrics are
+    also a read-only mapping by field name, so `{**metrics}` and
+    `metrics.get("loss")` work like on the per-epoch dicts.
     """
 
     loss: float
@@ -61,9 +63,26 @@ class PhaseMetrics:
         """Return the metrics as a plain dict, ready to report."""
         return asdict(self)
 
+    def __getitem__(self, key: str) -> Any:
+        if key not in _PHASE_METRIC_NAMES:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_PHASE_METRIC_NAMES)
+
+    def __len__(self) -> int:
+        return len(_PHASE_METRIC_NAMES)
+
+
+_PHASE_METRIC_NAMES = tuple(field.name for field in fields(PhaseMetrics))
+
 
 def perplexity(loss: float | None) -> float | None:
-    """Return exp(loss), capped at exp(700) so it never overflows; None stays None."""
+    """Return exp(loss) with the loss capped at 700, so the result stays finite.
+
+    None returns None and NaN returns NaN.
+    """
     if loss is None:
         return None
     if math.isnan(loss):
@@ -85,6 +104,7 @@ class PhaseTrainer:
         tokens: np.ndarray,
         *,
         architecture: str | None = None,
+        verbose: int = 0,
     ) -> None:
         if tokens.ndim != 1 or tokens.dtype != np.uint8:
             raise ValueError(
@@ -96,6 +116,7 @@ class PhaseTrainer:
         self.model = model
         self.config = config
         self.architecture = architecture or model.name
+        self.verbose = verbose
         self._windows = _WindowSplit(tokens, config)
         if not (getattr(model, "compiled", False) and model.optimizer is not None):
             _compile(model, config.learning_rate)
@@ -108,9 +129,11 @@ class PhaseTrainer:
         tokens: np.ndarray,
         *,
         architecture: str | None = None,
+        verbose: int = 0,
     ) -> PhaseTrainer:
         """Resume from a `.keras` checkpoint with its weights and optimizer state."""
-        return cls(load_checkpoint(path), config, tokens, architecture=architecture)
+        model = load_checkpoint(path)
+        return cls(model, config, tokens, architecture=architecture, verbose=verbose)
 
     @property
     def model_summary(self) -> dict[str, Any]:
@@ -135,7 +158,7 @@ class PhaseTrainer:
         *,
         on_epoch_end: EpochCallback | None = None,
         should_stop: StopCheck | None = None,
-        verbose: int = 0,
+        verbose: int | None = None,
     ) -> PhaseMetrics:
         """Run the `n_epochs` epochs of `phase` (1-based) and return its metrics.
 
@@ -143,7 +166,8 @@ class PhaseTrainer:
         `should_stop()` is checked after every batch. Raises
         `TrainingInterrupted` when it returns true, with the model holding the
         weights after that batch, and `TrainingDiverged` when the loss becomes
-        NaN or infinite. `verbose` is passed to `keras.Model.fit`.
+        NaN or infinite. `verbose` (default: the trainer's) is passed to
+        `keras.Model.fit`, where 1 shows a progress bar.
         """
         if not 1 <= phase <= MAX_PHASES:
             raise ValueError(f"phase must be from 1 to {MAX_PHASES}, received {phase}")
@@ -165,7 +189,7 @@ class PhaseTrainer:
             initial_epoch=first_epoch,
             steps_per_epoch=self._steps_per_epoch(),
             callbacks=[monitor],
-            verbose=verbose,
+            verbose=self.verbose if verbose is None else verbose,
             shuffle=False,
             **self._validation_arguments(),
         )

@@ -26,15 +26,15 @@ def build_variable_length_model() -> keras.Model:
     return keras.Model(tokens, keras.layers.Dense(256)(features))
 
 
-def test_output_starts_with_prompt(gru_model: keras.Model) -> None:
+def test_returns_continuation_only(gru_model: keras.Model) -> None:
     text = generate_text(gru_model, "Héllo ", max_new_bytes=20, seed=3)
 
-    assert text.startswith("Héllo ")
-    assert len(text) > len("Héllo ")
+    assert not text.startswith("Héllo ")
+    assert 5 <= len(text) <= 20
 
 
-def test_zero_new_bytes_returns_prompt(gru_model: keras.Model) -> None:
-    assert generate_text(gru_model, "same", max_new_bytes=0) == "same"
+def test_zero_new_bytes_returns_empty(gru_model: keras.Model) -> None:
+    assert generate_text(gru_model, "same", max_new_bytes=0) == ""
 
 
 def test_same_seed_same_text(gru_model: keras.Model) -> None:
@@ -49,7 +49,7 @@ def test_prompt_longer_than_seq_len(gru_model: keras.Model) -> None:
 
     text = generate_text(gru_model, prompt, max_new_bytes=4, temperature=0)
 
-    assert text.startswith(prompt)
+    assert 1 <= len(text) <= 4
 
 
 def test_empty_prompt(gru_model: keras.Model) -> None:
@@ -73,7 +73,7 @@ def test_invalid_bytes_replaced() -> None:
 
     text = generate_text(model, "x", max_new_bytes=3, temperature=0)
 
-    assert text == "x\ufffd\ufffd\ufffd"
+    assert text == "\ufffd\ufffd\ufffd"
 
 
 def test_variable_length_model() -> None:
@@ -81,7 +81,7 @@ def test_variable_length_model() -> None:
 
     text = generate_text(model, "seed text", max_new_bytes=5, seed=2)
 
-    assert text.startswith("seed text")
+    assert 2 <= len(text) <= 5
 
 
 def test_negative_arguments_rejected(gru_model: keras.Model) -> None:
@@ -113,4 +113,4 @@ def test_trained_model_continues_pattern() -> None:
 
     text = generate_text(model, "abcdab", max_new_bytes=6, temperature=0)
 
-    assert text == "abcdabcdabcd"
+    assert text == "cdabcd"
