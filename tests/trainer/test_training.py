@@ -15,6 +15,7 @@ import pytest
 
 from cerebros_trainer.architectures import get_architecture
 from cerebros_trainer.corpus import read_corpus
+from cerebros_trainer.corpus.tokens import TokenWriter
 from cerebros_trainer.errors import (
     HyperparameterError,
     StorageError,
@@ -314,3 +315,16 @@ def test_verbose_shows_keras_progress(capsys: pytest.CaptureFixture[str]) -> Non
 
     assert "loss:" in progress
     assert "loss:" not in capsys.readouterr().out
+
+
+def test_trains_on_memory_mapped_tokens(tmp_path: Path) -> None:
+    writer = TokenWriter(tmp_path, spill_threshold=1024)
+    writer.write(tiny_tokens().tobytes())
+    tokens = writer.finish()
+    config = tiny_config()
+    model = get_architecture("byte-gru")(config)
+
+    metrics = PhaseTrainer(model, config, tokens).train_phase(1)
+
+    assert isinstance(tokens, np.memmap)
+    assert math.isfinite(metrics.loss)
