@@ -54,11 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="Take at most one job, then exit."
     )
     parser.add_argument(
-        "--max-jobs", type=int, default=None, metavar="N",
+        "--max-jobs",
+        type=int,
+        default=None,
+        metavar="N",
         help="Exit after taking N jobs (default: run until stopped).",
     )
     parser.add_argument(
-        "--log-level", default="INFO",
+        "--log-level",
+        default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="Lowest level of log records written (default: INFO).",
     )
@@ -70,8 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         if env_names:
             help_text += f" [env: {env_names}]"
         settings_group.add_argument(
-            _option_name(name), dest=f"setting_{name}", default=None,
-            metavar="VALUE", help=help_text.replace("%", "%%"),
+            _option_name(name),
+            dest=f"setting_{name}",
+            default=None,
+            metavar="VALUE",
+            help=help_text.replace("%", "%%"),
         )
     return parser
 

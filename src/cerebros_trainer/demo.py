@@ -29,7 +29,7 @@ DEMO_HYPERPARAMETERS: dict[str, Any] = {
     "seq_len": 96,
     "hidden_units": 256,
     "embedding_dim": 64,
-    "max_steps_per_epoch": 220,
+    "max_steps_per_epoch": 300,
     "validation_split": 0.05,
     "phase_lr_decay": 0.5,
 }
@@ -48,21 +48,29 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--corpus", type=Path, default=None,
-        help="JSONL ({\"text\": ...} per line), .txt or CSV directory to train "
+        "--corpus",
+        type=Path,
+        default=None,
+        help='JSONL ({"text": ...} per line), .txt or CSV directory to train '
         "on (default: the Python standard library's docstrings).",
     )
     parser.add_argument(
-        "--model-id", default=DEMO_MODEL_ID,
+        "--model-id",
+        default=DEMO_MODEL_ID,
         help=f"Architecture to train (default: {DEMO_MODEL_ID}).",
     )
     parser.add_argument(
-        "--hyperparameters", type=json.loads, default=None, metavar="JSON",
+        "--hyperparameters",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
         help="JSON object merged over the demo's hyperparameters, for example "
         "'{\"max_steps_per_epoch\": 50}'.",
     )
     parser.add_argument(
-        "--workdir", type=Path, default=None,
+        "--workdir",
+        type=Path,
+        default=None,
         help="Directory for the demo's state and database (default: a temporary one).",
     )
     return parser
@@ -124,7 +132,7 @@ def run_demo(args: argparse.Namespace, workdir: Path) -> int:
                 worker_id="demo-worker",
             )
             started = time.monotonic()
-            with Worker(settings, verbose=1) as worker:
+            with Worker(settings) as worker:
                 result = worker.run_once()
                 elapsed = time.monotonic() - started
                 if result is None:
@@ -139,7 +147,9 @@ def run_demo(args: argparse.Namespace, workdir: Path) -> int:
     return 0 if result.status == "completed" else 1
 
 
-def _prepare_corpus(corpus: Path | None, workdir: Path, write_stdlib_corpus: Any) -> Path:
+def _prepare_corpus(
+    corpus: Path | None, workdir: Path, write_stdlib_corpus: Any
+) -> Path:
     if corpus is not None:
         if not corpus.exists():
             raise SystemExit(f"cerebros-demo: corpus {corpus} does not exist")
@@ -163,16 +173,24 @@ def _generate_sample(worker: Any, checkpoint_url: str | None, workdir: Path) -> 
     )
 
 
-def _print_summary(result: Any, final_job: dict[str, Any], sample: str,
-                   elapsed: float) -> None:
+def _print_summary(
+    result: Any, final_job: dict[str, Any], sample: str, elapsed: float
+) -> None:
     print()
-    print(f"Job {result.job_id}: {final_job['status']} in {elapsed:.0f} s "
-          f"(architecture {result.architecture})")
+    print(
+        f"Job {result.job_id}: {final_job['status']} in {elapsed:.0f} s "
+        f"(architecture {result.architecture})"
+    )
     for phase, metrics in sorted(result.phase_metrics.items()):
         shown = ", ".join(
             f"{name} {metrics[name]:.4g}"
-            for name in ("loss", "val_loss", "val_perplexity", "val_accuracy",
-                         "tokens_per_second")
+            for name in (
+                "loss",
+                "val_loss",
+                "val_perplexity",
+                "val_accuracy",
+                "tokens_per_second",
+            )
             if isinstance(metrics.get(name), (int, float))
         )
         print(f"  phase {phase}: {shown}")

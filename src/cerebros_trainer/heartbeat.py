@@ -10,15 +10,19 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from typing import Literal
 
 from cerebros_client import CerebrosClient
 from cerebros_client.errors import ApiError, CerebrosError, Conflict
-
 from cerebros_trainer.control import StopFlag, StopReason
 
 logger = logging.getLogger(__name__)
 
-WORKER_CAPABILITIES = ["keras", "tensorflow", "byte-level-lm", "phased-training"]
+WORKER_CAPABILITIES = {
+    "frameworks": ["keras", "tensorflow"],
+    "tasks": ["byte-level-language-model"],
+    "max_phases": 4,
+}
 
 
 def register_worker(client: CerebrosClient, worker_id: str) -> str | None:
@@ -106,7 +110,7 @@ class BackgroundHeartbeat:
     def _send_registry_heartbeat(self, job_id: str | None) -> None:
         if self._registration_id is None:
             return
-        status = "busy" if job_id else "healthy"
+        status: Literal["healthy", "busy"] = "busy" if job_id else "healthy"
         try:
             self._client.heartbeat(
                 self._registration_id, status=status, current_job_id=job_id

@@ -92,9 +92,7 @@ class Outbox:
         self, directory: Path, *, max_entries: int = DEFAULT_MAX_ENTRIES
     ) -> None:
         if max_entries < 1:
-            raise ValueError(
-                f"max_entries must be at least 1, received {max_entries}"
-            )
+            raise ValueError(f"max_entries must be at least 1, received {max_entries}")
         self._directory = directory
         self._max_entries = max_entries
         self._lock = threading.Lock()

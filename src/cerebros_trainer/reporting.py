@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cerebros_client import CerebrosClient
-
 from cerebros_trainer.outbox import Outbox, PendingUpdate
 
 logger = logging.getLogger(__name__)

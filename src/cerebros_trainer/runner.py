@@ -12,20 +12,24 @@ from __future__ import annotations
 import gc
 import logging
 import shutil
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import keras
+
 from cerebros_client import CerebrosClient, Job
 from cerebros_client.errors import CerebrosError
-
 from cerebros_trainer.architectures import ResolvedArchitecture, resolve_architecture
 from cerebros_trainer.control import StopFlag, StopReason
 from cerebros_trainer.corpus import CorpusData, read_corpus
-from cerebros_trainer.errors import JobError, TrainingInterrupted
+from cerebros_trainer.errors import CorpusError, JobError, TrainingInterrupted
 from cerebros_trainer.hyperparams import TrainingConfig, check_fits_data
 from cerebros_trainer.journal import Journal, JournalEntry
 from cerebros_trainer.logging_setup import log_context
+from cerebros_trainer.observers import JobObserver, ObserverGroup
 from cerebros_trainer.outbox import Outbox
 from cerebros_trainer.reporting import JobReporter
 from cerebros_trainer.resume import ResumePoint, find_resume_point
@@ -84,19 +88,23 @@ class Trainer:
         *,
         stop_flag: StopFlag | None = None,
         verbose: int | str = "auto",
+        observers: Sequence[JobObserver] = (),
     ) -> None:
         self._client = client
+        self.observers = ObserverGroup(observers)
         self._settings = settings
         self._store = store
         self._stop_flag = stop_flag or StopFlag()
-        self._verbose = verbose
+        self._verbose = _progress_verbosity(verbose)
         state_dir = Path(settings.state_dir)
         self.journal = Journal(state_dir)
         self.outbox = Outbox(state_dir / "outbox")
         self._scratch_dir = state_dir / "checkpoints"
         self._cache_dir = Path(settings.cache_dir)
 
-    def run_job(self, job: Job, *, journal_entry: JournalEntry | None = None) -> JobResult:
+    def run_job(
+        self, job: Job, *, journal_entry: JournalEntry | None = None
+    ) -> JobResult:
         """Train one job to its final status and return what happened.
 
         `journal_entry` carries what a previous process of this worker
@@ -116,20 +124,24 @@ class Trainer:
                 job.training_dataset_id,
             )
             try:
-                return self._train(state)
-            except TrainingInterrupted as error:
-                return self._stop_early(state, error)
-            except JobError as error:
-                return self._fail(state, str(error))
-            except CerebrosError as error:
-                return self._fail(state, f"coordinator call failed: {error}")
-            except Exception as error:  # noqa: BLE001 - one bad job must not kill the daemon
-                logger.exception("Job %s failed with an unexpected error", job.id)
-                return self._fail(
-                    state, f"internal error: {type(error).__name__}: {error}"
-                )
+                result = self._run_to_outcome(state)
             finally:
                 self._release_memory()
+            self.observers.notify("on_job_end", job, result)
+            return result
+
+    def _run_to_outcome(self, state: _JobState) -> JobResult:
+        try:
+            return self._train(state)
+        except TrainingInterrupted as error:
+            return self._stop_early(state, error)
+        except JobError as error:
+            return self._fail(state, str(error))
+        except CerebrosError as error:
+            return self._fail(state, f"coordinator call failed: {error}")
+        except Exception as error:
+            logger.exception("Job %s failed with an unexpected error", state.job.id)
+            return self._fail(state, f"internal error: {type(error).__name__}: {error}")
 
     def _train(self, state: _JobState) -> JobResult:
         job = state.job
@@ -152,6 +164,9 @@ class Trainer:
         phase_trainer, first_phase = self._build_or_resume(state, config, corpus)
         state.phase_trainer = phase_trainer
         job_metrics = self._job_metrics(state, corpus, phase_trainer)
+        self.observers.notify(
+            "on_job_start", job, config, state.architecture.name, first_phase
+        )
 
         for phase in range(first_phase, config.phases + 1):
             state.current_phase = phase
@@ -171,6 +186,11 @@ class Trainer:
         return config
 
     def _read_corpus(self, job: Job) -> CorpusData:
+        if not job.training_dataset_id:
+            raise CorpusError(
+                f"job {job.id} names no training_dataset_id, so it has no corpus: "
+                "recreate the job with a dataset"
+            )
         corpus_info = self._client.get_corpus(job.training_dataset_id)
         roots = [Path(root) for root in self._settings.corpus_roots]
         corpus = read_corpus(
@@ -178,14 +198,6 @@ class Trainer:
             cache_dir=self._cache_dir,
             max_bad_line_share=self._settings.max_bad_line_share,
             allowed_roots=roots,
-        )
-        report = corpus.report
-        logger.info(
-            "Read corpus of dataset %s: %d documents, %d bytes, %d bad lines skipped",
-            job.training_dataset_id,
-            report.documents,
-            report.bytes,
-            report.bad_lines,
         )
         return corpus
 
@@ -199,9 +211,14 @@ class Trainer:
         if resume_point is not None:
             model = self._load_resume_checkpoint(state.job, resume_point)
             if model is not None:
-                trainer = PhaseTrainer(model, config, corpus.tokens, verbose=self._verbose)
+                trainer = PhaseTrainer(
+                    model, config, corpus.tokens, verbose=self._verbose
+                )
                 return trainer, resume_point.next_phase
 
+        # Seed the weights too, so a job's hyperparameters fully determine
+        # where training starts.
+        keras.utils.set_random_seed(config.seed)
         model = state.architecture.builder(config)
         return PhaseTrainer(model, config, corpus.tokens, verbose=self._verbose), 1
 
@@ -250,6 +267,7 @@ class Trainer:
 
         def report_epoch(epoch: int, metrics: dict[str, Any]) -> None:
             reporter.report_metrics(metrics, phase=phase)
+            self.observers.notify("on_epoch_end", state.job, phase, epoch, metrics)
 
         metrics = state.phase_trainer.train_phase(
             phase, on_epoch_end=report_epoch, should_stop=self._stop_flag.is_set
@@ -257,11 +275,14 @@ class Trainer:
         phase_metrics = {**metrics, **job_metrics}
         reporter.report_metrics(phase_metrics, phase=phase)
 
-        url = self._save_and_upload(state, phase, partial=False)
+        url, local_path = self._save_and_upload(state, phase, partial=False)
         reporter.register_checkpoint(url, phase=phase)
         state.entry.completed_phases[phase] = url
         state.entry.phase_metrics[phase] = phase_metrics
         self.journal.save(state.entry)
+        self.observers.notify(
+            "on_phase_end", state.job, phase, phase_metrics, url, local_path
+        )
         logger.info(
             "Finished phase %d: loss %.4f, val_perplexity %s, checkpoint %s",
             phase,
@@ -270,7 +291,9 @@ class Trainer:
             url,
         )
 
-    def _save_and_upload(self, state: _JobState, phase: int, *, partial: bool) -> str:
+    def _save_and_upload(
+        self, state: _JobState, phase: int, *, partial: bool
+    ) -> tuple[str, Path]:
         assert state.phase_trainer is not None
         job_dir = self._scratch_dir / state.job.id
         job_dir.mkdir(parents=True, exist_ok=True)
@@ -286,7 +309,7 @@ class Trainer:
         for old in job_dir.glob("phase-*.keras"):
             if old != local_path:
                 old.unlink(missing_ok=True)
-        return url
+        return url, local_path
 
     def _complete(self, state: _JobState) -> JobResult:
         completed = state.entry.completed_phases
@@ -296,8 +319,9 @@ class Trainer:
         )
         self._finish_journal(state)
         logger.info("Completed job %s: final model %s", state.job.id, final_url)
-        return self._result(state, "completed", final_model_id=final_url,
-                            delivered=delivered)
+        return self._result(
+            state, "completed", final_model_id=final_url, delivered=delivered
+        )
 
     def _stop_early(self, state: _JobState, error: TrainingInterrupted) -> JobResult:
         if self._stop_flag.reason is StopReason.LEASE_LOST:
@@ -320,14 +344,15 @@ class Trainer:
             state.job.id,
             phase,
         )
-        return self._result(state, "queued", error_message=str(error),
-                            delivered=delivered)
+        return self._result(
+            state, "queued", error_message=str(error), delivered=delivered
+        )
 
     def _save_partial_checkpoint(self, state: _JobState, phase: int) -> str | None:
         if state.phase_trainer is None or phase == 0:
             return None
         try:
-            url = self._save_and_upload(state, phase, partial=True)
+            url, _ = self._save_and_upload(state, phase, partial=True)
         except (JobError, OSError) as error:
             logger.error(
                 "Could not save a checkpoint of interrupted phase %d: %s", phase, error
@@ -353,14 +378,22 @@ class Trainer:
             status=status,
             architecture=state.architecture.name if state.architecture else None,
             phase_metrics=dict(entry.phase_metrics),
-            checkpoint_urls=[entry.completed_phases[p] for p in sorted(entry.completed_phases)],
+            checkpoint_urls=[
+                entry.completed_phases[p] for p in sorted(entry.completed_phases)
+            ],
             **fields,
         )
 
     def _release_memory(self) -> None:
         # Keras keeps every model built in a process in a global graph
         # registry; clearing it keeps a daemon that runs for weeks flat.
-        import keras
-
         keras.backend.clear_session()
         gc.collect()
+
+
+def _progress_verbosity(verbose: int | str) -> int:
+    # Keras redraws its progress bar on every batch, which floods a log
+    # file or a pipe; one line per epoch suits anything but a terminal.
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(verbose)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from typing import Self
 
 from cerebros_client import CerebrosClient, Job, JobStatus
 from cerebros_client.errors import CerebrosError, Conflict, NotFound
-
 from cerebros_trainer.control import StopFlag, StopReason
 from cerebros_trainer.heartbeat import BackgroundHeartbeat, register_worker
 from cerebros_trainer.journal import JournalEntry
@@ -110,7 +110,7 @@ class Worker:
             self._heartbeat.stop()
         self.client.close()
 
-    def __enter__(self) -> Worker:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -151,7 +151,9 @@ class Worker:
                 break
             self.stop_flag.wait_for_shutdown(self._backoff.next_wait())
 
-        logger.info("Worker %s stopped after %d jobs", self.settings.worker_id, jobs_taken)
+        logger.info(
+            "Worker %s stopped after %d jobs", self.settings.worker_id, jobs_taken
+        )
         return jobs_taken
 
     def _run_once_safely(self) -> JobResult | None:

@@ -1,4 +1,4 @@
-"""What reading a corpus produced: the token array and a report on the lines."""
+"""The result of reading a corpus: the token array and a report on its lines."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-# Corpora up to this size stay in memory; larger ones spill to a file under
-# the cache directory and are memory-mapped, so RAM holds only the pages in use.
+# Corpora up to this size stay in memory. Larger ones spill to a file under
+# the cache directory, which is memory-mapped so RAM keeps only pages in use.
 SPILL_THRESHOLD_BYTES = 64 * 1024 * 1024
 
 # The vocabulary is the 256 byte values, so no vocabulary file is needed.
