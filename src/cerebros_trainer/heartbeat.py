@@ -14,7 +14,7 @@ from typing import Literal
 
 from cerebros_client import CerebrosClient
 from cerebros_client.errors import ApiError, CerebrosError, Conflict
-from cerebros_trainer.control import StopFlag, StopReason
+from cerebros_trainer.control import StopFlag
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class BackgroundHeartbeat:
                 job_id,
                 error,
             )
-            self._job_stop_flag.request(StopReason.LEASE_LOST)
+            self._job_stop_flag.request_lease_lost(job_id)
             return
         except CerebrosError as error:
             self._log_failure(f"lease renewal of job {job_id}", error)

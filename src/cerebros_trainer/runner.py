@@ -270,7 +270,9 @@ class Trainer:
             self.observers.notify("on_epoch_end", state.job, phase, epoch, metrics)
 
         metrics = state.phase_trainer.train_phase(
-            phase, on_epoch_end=report_epoch, should_stop=self._stop_flag.is_set
+            phase,
+            on_epoch_end=report_epoch,
+            should_stop=lambda: self._stop_flag.is_set_for(state.job.id),
         )
         phase_metrics = {**metrics, **job_metrics}
         reporter.report_metrics(phase_metrics, phase=phase)
@@ -324,7 +326,7 @@ class Trainer:
         )
 
     def _stop_early(self, state: _JobState, error: TrainingInterrupted) -> JobResult:
-        if self._stop_flag.reason is StopReason.LEASE_LOST:
+        if self._stop_flag.reason_for(state.job.id) is StopReason.LEASE_LOST:
             # The coordinator gave the job to another worker: report nothing
             # more, because its updates now belong to that worker.
             logger.error("Stopped job %s: its lease was lost", state.job.id)

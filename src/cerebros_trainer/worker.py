@@ -14,7 +14,7 @@ from typing import Self
 
 from cerebros_client import CerebrosClient, Job, JobStatus
 from cerebros_client.errors import CerebrosError, Conflict, NotFound
-from cerebros_trainer.control import StopFlag, StopReason
+from cerebros_trainer.control import StopFlag
 from cerebros_trainer.heartbeat import BackgroundHeartbeat, register_worker
 from cerebros_trainer.journal import JournalEntry
 from cerebros_trainer.runner import JobResult, Trainer
@@ -179,8 +179,7 @@ class Worker:
         finally:
             if self._heartbeat is not None:
                 self._heartbeat.set_current_job(None)
-            if self.stop_flag.reason is StopReason.LEASE_LOST:
-                self.stop_flag.clear_lease_lost()
+            self.stop_flag.clear_lease_lost()
 
     def _flush_outboxes(self) -> None:
         outbox = self.trainer.outbox
