@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Self
 
@@ -16,7 +17,9 @@ from cerebros_client import CerebrosClient, Job, JobStatus
 from cerebros_client.errors import CerebrosError, Conflict, NotFound
 from cerebros_trainer.control import StopFlag
 from cerebros_trainer.heartbeat import BackgroundHeartbeat, register_worker
+from cerebros_trainer.integrations import build_observers
 from cerebros_trainer.journal import JournalEntry
+from cerebros_trainer.observers import JobObserver
 from cerebros_trainer.runner import JobResult, Trainer
 from cerebros_trainer.settings import WorkerSettings
 from cerebros_trainer.storage import CheckpointStore, open_checkpoint_store
@@ -63,6 +66,7 @@ class Worker:
         store: CheckpointStore | None = None,
         stop_flag: StopFlag | None = None,
         verbose: int | str = "auto",
+        observers: Sequence[JobObserver] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client or CerebrosClient(
@@ -70,8 +74,15 @@ class Worker:
         )
         self.store = store or open_checkpoint_store(settings)
         self.stop_flag = stop_flag or StopFlag()
+        if observers is None:
+            observers = build_observers(settings)
         self.trainer = Trainer(
-            self.client, settings, self.store, stop_flag=self.stop_flag, verbose=verbose
+            self.client,
+            settings,
+            self.store,
+            stop_flag=self.stop_flag,
+            verbose=verbose,
+            observers=observers,
         )
         self._backoff = IdleBackoff(settings.poll_interval, settings.max_poll_interval)
         self._heartbeat: BackgroundHeartbeat | None = None
