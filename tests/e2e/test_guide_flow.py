@@ -41,7 +41,10 @@ def test_checkpoints_in_bucket_match_hash(worker_stack: WorkerStack) -> None:
 
     objects = worker_stack.bucket_objects()
     keys = sorted(objects)
-    assert keys == [f"{PREFIX}/{job_id}/phase-1.keras", f"{PREFIX}/{job_id}/phase-2.keras"]
+    assert keys == [
+        f"{PREFIX}/{job_id}/phase-1.keras",
+        f"{PREFIX}/{job_id}/phase-2.keras",
+    ]
     for key in keys:
         assert objects[key]["metadata"]["sha256"] == worker_stack.object_sha256(key)
 
