@@ -6,4 +6,4 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tests.fixtures_worker import s3_server, worker_stack  # noqa: E402, F401
+from tests.fixtures_worker import s3_server, worker_stack  # noqa: F401
