@@ -162,6 +162,16 @@ class WorkerSettings(BaseSettings):
             "throttling, 5xx and connection errors."
         ),
     )
+    s3_upload_deadline: float = Field(
+        default=300.0,
+        ge=0,
+        validation_alias="CEREBROS_S3_UPLOAD_DEADLINE",
+        description=(
+            "Seconds the worker keeps retrying a checkpoint upload while the "
+            "S3 store is unreachable, throttling or failing with 5xx, before "
+            "it fails the job."
+        ),
+    )
     s3_connect_timeout: float = Field(
         default=10.0,
         validation_alias="CEREBROS_S3_CONNECT_TIMEOUT",
