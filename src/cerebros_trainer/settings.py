@@ -253,6 +253,29 @@ class WorkerSettings(BaseSettings):
             "renewal. Must exceed CEREBROS_HEARTBEAT_INTERVAL."
         ),
     )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias="MLFLOW_TRACKING_URI",
+        description=(
+            "MLflow tracking server URI. Setting it logs one MLflow run per job "
+            "(needs the mlflow extra). Unset logs nothing to MLflow."
+        ),
+    )
+    mlflow_experiment: str = Field(
+        default="cerebros",
+        validation_alias="MLFLOW_EXPERIMENT_NAME",
+        description=(
+            "MLflow experiment that holds the job runs, created when missing."
+        ),
+    )
+    tensorboard_dir: Path | None = Field(
+        default=None,
+        validation_alias="CEREBROS_TENSORBOARD_DIR",
+        description=(
+            "Directory for TensorBoard event files, one subdirectory per job "
+            "(needs the tensorboard extra). Unset writes none."
+        ),
+    )
 
     @field_validator("api_url")
     @classmethod
@@ -343,6 +366,27 @@ class WorkerSettings(BaseSettings):
     def _empty_log_file_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
             return None
+
+        return value
+
+    @field_validator("mlflow_tracking_uri", "tensorboard_dir", mode="before")
+    @classmethod
+    def _empty_integration_setting_is_none(cls, value: Any) -> Any:
+        # An empty variable switches the integration off, as unset does.
+        if isinstance(value, str) and not value.strip():
+            return None
+
+        return value
+
+    @field_validator("mlflow_experiment")
+    @classmethod
+    def _check_mlflow_experiment(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError(
+                "MLFLOW_EXPERIMENT_NAME is empty: set it to an experiment name "
+                "such as cerebros, or unset it to use cerebros"
+            )
 
         return value
 

@@ -133,6 +133,14 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
     ("CEREBROS_GRACE_PERIOD", "0", "grace_period", 0.0),
     ("CEREBROS_HEARTBEAT_INTERVAL", "15", "heartbeat_interval", 15.0),
     ("CEREBROS_LEASE_SECONDS", "300", "lease_seconds", 300.0),
+    (
+        "MLFLOW_TRACKING_URI",
+        "http://mlflow:5000",
+        "mlflow_tracking_uri",
+        "http://mlflow:5000",
+    ),
+    ("MLFLOW_EXPERIMENT_NAME", "gru-sweep", "mlflow_experiment", "gru-sweep"),
+    ("CEREBROS_TENSORBOARD_DIR", "/tmp/tb", "tensorboard_dir", Path("/tmp/tb")),
 ]
 
 
