@@ -34,7 +34,12 @@ from cerebros_trainer.outbox import Outbox
 from cerebros_trainer.reporting import JobReporter
 from cerebros_trainer.resume import ResumePoint, find_resume_point
 from cerebros_trainer.settings import WorkerSettings
-from cerebros_trainer.storage import CheckpointStore
+from cerebros_trainer.storage import (
+    CheckpointStore,
+    UploadRetry,
+    upload_with_retry,
+    validate_job_id,
+)
 from cerebros_trainer.training import PhaseTrainer, load_checkpoint, save_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -101,6 +106,7 @@ class Trainer:
         self.outbox = Outbox(state_dir / "outbox")
         self._scratch_dir = state_dir / "checkpoints"
         self._cache_dir = Path(settings.cache_dir)
+        self.upload_retry = UploadRetry(deadline=settings.s3_upload_deadline)
 
     def run_job(
         self, job: Job, *, journal_entry: JournalEntry | None = None
@@ -110,6 +116,10 @@ class Trainer:
         `journal_entry` carries what a previous process of this worker
         finished before it crashed, so those phases are not trained again.
         """
+        rejection = _unsafe_job_id_message(job.id)
+        if rejection is not None:
+            return self._reject(job, rejection)
+
         entry = journal_entry or JournalEntry(
             job=job.model_dump(mode="json"), worker_id=self._settings.worker_id
         )
@@ -129,6 +139,21 @@ class Trainer:
                 self._release_memory()
             self.observers.notify("on_job_end", job, result)
             return result
+
+    def _reject(self, job: Job, message: str) -> JobResult:
+        # The id would name files and object keys, so nothing is written for
+        # this job except its outbox entry, whose file name is encoded.
+        logger.error("Rejected job %r: %s", job.id, message)
+        reporter = JobReporter(self._client, self.outbox, job.id)
+        delivered = reporter.send_final_status("failed", error_message=message)
+        result = JobResult(
+            job_id=job.id,
+            status="failed",
+            error_message=message,
+            delivered=delivered,
+        )
+        self.observers.notify("on_job_end", job, result)
+        return result
 
     def _run_to_outcome(self, state: _JobState) -> JobResult:
         try:
@@ -286,10 +311,10 @@ class Trainer:
             "on_phase_end", state.job, phase, phase_metrics, url, local_path
         )
         logger.info(
-            "Finished phase %d: loss %.4f, val_perplexity %s, checkpoint %s",
+            "Finished phase %d: loss %.4f, val_perplexity %.3f, checkpoint %s",
             phase,
-            metrics.get("loss", float("nan")),
-            metrics.get("val_perplexity"),
+            metrics.get("loss") or float("nan"),
+            metrics.get("val_perplexity") or float("nan"),
             url,
         )
 
@@ -302,8 +327,15 @@ class Trainer:
         suffix = "-partial" if partial else ""
         local_path = job_dir / f"phase-{phase}{suffix}.keras"
         save_checkpoint(state.phase_trainer.model, local_path)
-        url = self._store.upload(
-            local_path, job_id=state.job.id, phase=phase, partial=partial
+        # NOTE: a shutdown request does not cut these retries short, so a
+        # stop during an S3 outage can wait up to the upload deadline.
+        url = upload_with_retry(
+            self._store,
+            local_path,
+            job_id=state.job.id,
+            phase=phase,
+            partial=partial,
+            retry=self.upload_retry,
         )
 
         # Keep only the newest local copy: it is the one a resume would need
@@ -391,6 +423,15 @@ class Trainer:
         # registry; clearing it keeps a daemon that runs for weeks flat.
         keras.backend.clear_session()
         gc.collect()
+
+
+def _unsafe_job_id_message(job_id: str) -> str | None:
+    """Return why a job id cannot name files and object keys, or None if it can."""
+    try:
+        validate_job_id(job_id)
+    except JobError as error:
+        return f"{error}. The job was not run, because its id would be used as a path"
+    return None
 
 
 def _progress_verbosity(verbose: int | str) -> int:
