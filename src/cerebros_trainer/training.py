@@ -334,7 +334,16 @@ class _PhaseMonitor(keras.callbacks.Callback):  # type: ignore[misc]
             "phase": self._phase,
         }
         self._metrics = metrics
-        logger.info("phase %d epoch %d metrics: %s", self._phase, self._epoch, metrics)
+        logger.info(
+            "Phase %d epoch %d: %s",
+            self._phase,
+            self._epoch,
+            ", ".join(
+                f"{name} {value:.4g}"
+                for name, value in metrics.items()
+                if isinstance(value, float) and name not in ("epoch", "phase")
+            ),
+        )
         if self._on_epoch_end is not None:
             self._on_epoch_end(self._epoch, dict(metrics))
 
