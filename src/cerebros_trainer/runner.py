@@ -32,7 +32,11 @@ from cerebros_trainer.logging_setup import log_context
 from cerebros_trainer.observers import JobObserver, ObserverGroup
 from cerebros_trainer.outbox import Outbox
 from cerebros_trainer.reporting import JobReporter
-from cerebros_trainer.resume import ResumePoint, find_resume_point
+from cerebros_trainer.resume import (
+    ResumePoint,
+    find_resume_point,
+    parse_checkpoint_url,
+)
 from cerebros_trainer.settings import WorkerSettings
 from cerebros_trainer.storage import (
     CheckpointStore,
@@ -236,6 +240,7 @@ class Trainer:
         if resume_point is not None:
             model = self._load_resume_checkpoint(state.job, resume_point)
             if model is not None:
+                _record_finished_phase(state.entry, resume_point)
                 trainer = PhaseTrainer(
                     model, config, corpus.tokens, verbose=self._verbose
                 )
@@ -432,6 +437,16 @@ def _unsafe_job_id_message(job_id: str) -> str | None:
     except JobError as error:
         return f"{error}. The job was not run, because its id would be used as a path"
     return None
+
+
+def _record_finished_phase(entry: JournalEntry, point: ResumePoint) -> None:
+    # A job resumed from the coordinator's list, after its last phase was
+    # registered but before its final status was sent, trains nothing more
+    # and still needs that checkpoint as its final model.
+    parsed = parse_checkpoint_url(point.checkpoint_url)
+    if parsed is None or parsed[1]:
+        return
+    entry.completed_phases.setdefault(parsed[0], point.checkpoint_url)
 
 
 def _progress_verbosity(verbose: int | str) -> int:
