@@ -9,6 +9,7 @@ last, so it never overtakes a metric report or a checkpoint registration.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from cerebros_client import CerebrosClient
 from cerebros_client.errors import (
@@ -31,6 +33,7 @@ from cerebros_client.errors import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ENTRIES = 10_000
+MAX_FILE_STEM = 200
 
 UpdateKind = Literal["metrics", "checkpoint", "status"]
 
@@ -83,7 +86,10 @@ def is_delivery_retryable(error: CerebrosError) -> bool:
 class Outbox:
     """Ordered, bounded, crash-safe queue of updates for each job.
 
-    Each job has one file `<directory>/<job_id>.jsonl`. The whole file is
+    Each job has one file `<directory>/<job_id>.jsonl`, with the job id
+    percent-encoded so that no id can name a path outside the directory
+    (`../x` becomes `..%2Fx.jsonl`), or hashed when the encoded id is too
+    long for a file name. The whole file is
     rewritten atomically after each delivery, which is cheap because an
     outbox holds at most a few hundred updates in normal operation.
     """
@@ -114,11 +120,12 @@ class Outbox:
     def jobs_with_pending_updates(self) -> list[str]:
         """Return the ids of jobs whose outbox is not empty."""
         with self._lock:
-            return sorted(
-                path.stem
-                for path in self._directory.glob("*.jsonl")
-                if path.stat().st_size > 0
-            )
+            job_ids = set()
+            for path in self._directory.glob("*.jsonl"):
+                updates = self._read_path(path)
+                if updates:
+                    job_ids.add(updates[0].job_id)
+            return sorted(job_ids)
 
     def flush(self, client: CerebrosClient, job_id: str) -> bool:
         """Deliver a job's pending updates in order.
@@ -135,6 +142,17 @@ class Outbox:
                 update = updates[0]
                 try:
                     deliver_update(client, update)
+                except (ValueError, TypeError) as error:
+                    # The client checks ids, phases and values before sending,
+                    # so this update can never be sent: drop it like a 4xx.
+                    logger.error(
+                        "Dropped %s update of job %s phase %d because it is "
+                        "invalid: %s",
+                        update.kind,
+                        job_id,
+                        update.phase,
+                        error,
+                    )
                 except CerebrosError as error:
                     if is_delivery_retryable(error):
                         logger.warning(
@@ -185,10 +203,16 @@ class Outbox:
         return updates
 
     def _path(self, job_id: str) -> Path:
-        return self._directory / f"{job_id}.jsonl"
+        name = quote(job_id, safe="")
+        if len(name) > MAX_FILE_STEM:
+            # Most filesystems cap a name at 255 bytes.
+            name = "sha256-" + hashlib.sha256(job_id.encode()).hexdigest()
+        return self._directory / f"{name}.jsonl"
 
     def _read(self, job_id: str) -> list[PendingUpdate]:
-        path = self._path(job_id)
+        return self._read_path(self._path(job_id))
+
+    def _read_path(self, path: Path) -> list[PendingUpdate]:
         if not path.exists():
             return []
         updates = []

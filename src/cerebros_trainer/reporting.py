@@ -5,13 +5,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cerebros_client import CerebrosClient
 from cerebros_trainer.outbox import Outbox, PendingUpdate
 
 logger = logging.getLogger(__name__)
+
+DELIVERY_BACKOFF_INITIAL = 5.0
+"""Seconds after a failed delivery before a metric report tries again."""
+
+DELIVERY_BACKOFF_MAX = 60.0
+"""Largest pause in seconds between delivery attempts during an outage."""
 
 
 def finite_metrics(metrics: Mapping[str, Any]) -> dict[str, float | int | None]:
@@ -51,18 +58,34 @@ def checkpoint_idempotency_key(job_id: str, checkpoint_url: str, phase: int) -> 
 
 
 class JobReporter:
-    """Queues a job's metrics and checkpoints, then delivers them in order."""
+    """Queues a job's metrics and checkpoints, then delivers them in order.
 
-    def __init__(self, client: CerebrosClient, outbox: Outbox, job_id: str) -> None:
+    After a failed delivery, metric reports and checkpoint registrations are
+    only queued until a backoff pause has passed, so a coordinator outage
+    costs training one client retry cycle per pause, not one per epoch. The
+    final status always tries to deliver everything.
+    """
+
+    def __init__(
+        self,
+        client: CerebrosClient,
+        outbox: Outbox,
+        job_id: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._outbox = outbox
         self._job_id = job_id
+        self._clock = clock
+        self._backoff = 0.0
+        self._next_attempt_at = 0.0
 
     def report_metrics(self, metrics: Mapping[str, Any], *, phase: int) -> None:
         """Queue a metrics report and try to deliver everything pending."""
         payload = finite_metrics(metrics)
         self._outbox.put(PendingUpdate("metrics", self._job_id, phase, payload))
-        self.flush()
+        self._flush_when_due()
 
     def register_checkpoint(self, checkpoint_url: str, *, phase: int) -> None:
         """Queue a checkpoint registration and try to deliver everything pending."""
@@ -73,7 +96,7 @@ class JobReporter:
             ),
         }
         self._outbox.put(PendingUpdate("checkpoint", self._job_id, phase, payload))
-        self.flush()
+        self._flush_when_due()
 
     def send_final_status(
         self,
@@ -99,8 +122,28 @@ class JobReporter:
         return self.flush()
 
     def flush(self) -> bool:
-        """Deliver pending updates; return True when none is left."""
-        return self._outbox.flush(self._client, self._job_id)
+        """Deliver pending updates now; return True when none is left."""
+        delivered = self._outbox.flush(self._client, self._job_id)
+        if delivered:
+            self._backoff = 0.0
+            self._next_attempt_at = 0.0
+        else:
+            self._backoff = min(
+                max(self._backoff * 2, DELIVERY_BACKOFF_INITIAL), DELIVERY_BACKOFF_MAX
+            )
+            self._next_attempt_at = self._clock() + self._backoff
+        return delivered
+
+    def _flush_when_due(self) -> None:
+        if self._clock() < self._next_attempt_at:
+            logger.debug(
+                "Queued an update of job %s without sending it: the last "
+                "delivery failed less than %.0f s ago",
+                self._job_id,
+                self._backoff,
+            )
+            return
+        self.flush()
 
     def pending_count(self) -> int:
         """Number of updates not yet accepted by the coordinator."""

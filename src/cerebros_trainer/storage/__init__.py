@@ -10,11 +10,13 @@ with a message that says what to fix.
 from cerebros_trainer.errors import StorageError
 from cerebros_trainer.storage.base import (
     CheckpointStore,
+    StorageUnavailable,
     checkpoint_filename,
     validate_job_id,
 )
 from cerebros_trainer.storage.factory import open_checkpoint_store
 from cerebros_trainer.storage.local import LocalCheckpointStore
+from cerebros_trainer.storage.retry import UploadRetry, upload_with_retry
 from cerebros_trainer.storage.s3 import S3CheckpointStore, make_s3_client
 from cerebros_trainer.storage.urls import CheckpointLocation, parse_checkpoint_url
 
@@ -24,9 +26,12 @@ __all__ = [
     "LocalCheckpointStore",
     "S3CheckpointStore",
     "StorageError",
+    "StorageUnavailable",
+    "UploadRetry",
     "checkpoint_filename",
     "make_s3_client",
     "open_checkpoint_store",
     "parse_checkpoint_url",
+    "upload_with_retry",
     "validate_job_id",
 ]

@@ -18,6 +18,14 @@ MAX_JOB_ID_LENGTH = 200
 _JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 
 
+class StorageUnavailable(StorageError):
+    """The store could not be reached or asked for a pause: a later retry may work.
+
+    Raised for connection failures, timeouts, throttling (SlowDown) and 5xx
+    responses that remain after the client's own retries.
+    """
+
+
 @runtime_checkable
 class CheckpointStore(Protocol):
     """Storage for the `.keras` checkpoint written after each training phase.

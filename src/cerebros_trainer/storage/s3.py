@@ -24,6 +24,7 @@ from botocore.exceptions import (
 
 from cerebros_trainer.errors import StorageError
 from cerebros_trainer.storage.base import (
+    StorageUnavailable,
     checkpoint_filename,
     require_file,
     sha256_file,
@@ -305,8 +306,12 @@ class S3CheckpointStore:
     ) -> StorageError:
         """Translate a boto3 error into a StorageError that names the fix."""
         bucket = bucket or self.bucket
-        explanation = _explain(_root_cause(error), bucket, self.endpoint_url)
-        return StorageError(f"{action} {s3_url(bucket, key)}: {explanation}")
+        cause = _root_cause(error)
+        explanation = _explain(cause, bucket, self.endpoint_url)
+        message = f"{action} {s3_url(bucket, key)}: {explanation}"
+        if _is_transient(cause):
+            return StorageUnavailable(message)
+        return StorageError(message)
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -316,6 +321,13 @@ def _root_cause(error: BaseException) -> BaseException:
         current = current.__cause__ or current.__context__
 
     return current if current is not None else error
+
+
+def _is_transient(error: BaseException) -> bool:
+    """Return whether an S3 failure may go away without a change of settings."""
+    if isinstance(error, _CONNECTION_ERRORS):
+        return True
+    return isinstance(error, ClientError) and _error_code(error) in _UNAVAILABLE_CODES
 
 
 def _error_code(error: ClientError) -> str:
