@@ -15,6 +15,7 @@ from typing import Any
 from cerebros_client import CerebrosClient, RetryPolicy
 from cerebros_client._config import Timeout
 from cerebros_client.testing import CoordinatorServer
+from cerebros_trainer.worker import Worker
 from tests.fixtures_worker import BUCKET, PREFIX, WorkerStack
 
 FAST_RETRY = RetryPolicy(
@@ -36,6 +37,15 @@ def fast_client(
         timeout=Timeout(connect=1.0, read=read_timeout),
         retry=retry,
     )
+
+
+def drain_outbox(worker: Worker, polls: int = 5) -> None:
+    """Poll until the outbox is empty, as the daemon does before each claim."""
+    for _ in range(polls):
+        if not worker.trainer.outbox.jobs_with_pending_updates():
+            return
+        assert worker.run_once() is None
+    assert worker.trainer.outbox.jobs_with_pending_updates() == []
 
 
 def checkpoint_urls(job_id: str, phases: int = 2) -> list[str]:

@@ -25,6 +25,7 @@ from tests.e2e.support import (
     SwitchableProxy,
     assert_completed,
     checkpoint_urls,
+    drain_outbox,
     fast_client,
     reserve_port,
 )
@@ -46,15 +47,6 @@ def _worker(stack: WorkerStack, **settings: Any) -> Worker:
     worker_settings = stack.settings(**settings)
     client = fast_client(worker_settings.api_url)
     return Worker(worker_settings, client=client, verbose=0, observers=[])
-
-
-def _drain(worker: Worker, polls: int = 5) -> None:
-    """Poll until the outbox is empty, as the daemon does before each claim."""
-    for _ in range(polls):
-        if not worker.trainer.outbox.jobs_with_pending_updates():
-            return
-        assert worker.run_once() is None
-    assert worker.trainer.outbox.jobs_with_pending_updates() == []
 
 
 def _run_one(worker: Worker) -> JobResult:
@@ -166,7 +158,7 @@ def test_read_timeouts(worker_stack: WorkerStack) -> None:
         result = worker.run_once()
         # The delayed checkpoint POST may be stored after the client gave
         # up on it; delivering the outbox again must not add a duplicate.
-        _drain(worker)
+        drain_outbox(worker)
 
     assert result is not None
     assert result.status == "completed"
@@ -218,7 +210,7 @@ def test_server_error_bursts(worker_stack: WorkerStack, status: int) -> None:
         # A 500 on the checkpoint POST is not retried at once, because the
         # server may have stored it; the outbox sends it again at each poll
         # and keeps the final status queued behind it.
-        _drain(worker)
+        drain_outbox(worker)
 
     assert result is not None
     assert result.status == "completed"
@@ -383,7 +375,7 @@ def test_checkpoint_response_lost(worker_stack: WorkerStack) -> None:
 
     with _worker(worker_stack) as worker:
         result = worker.run_once()
-        _drain(worker)
+        drain_outbox(worker)
 
     assert result is not None
     assert result.status == "completed"
