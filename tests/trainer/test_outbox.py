@@ -130,3 +130,34 @@ def test_requeue_rejected_falls_back_to_failed(
     job = coordinator.admin.get_job(running_job)
     assert job["status"] == "failed"
     assert job["error_message"] == "interrupted: retry it"
+
+
+@pytest.mark.parametrize("job_id", ["../../escape", "a/b", "..", "x" * 300])
+def test_unsafe_job_id_stays_inside(tmp_path: Path, job_id: str) -> None:
+    directory = tmp_path / "state" / "outbox"
+    outbox = Outbox(directory)
+
+    outbox.put(metrics_update(job_id, 1, 2.5))
+
+    files = list(directory.iterdir())
+    assert len(files) == 1
+    assert files[0].parent == directory
+    assert not (tmp_path / "escape.jsonl").exists()
+    assert outbox.jobs_with_pending_updates() == [job_id]
+    assert outbox.pending(job_id) == [metrics_update(job_id, 1, 2.5)]
+
+
+def test_invalid_update_is_dropped(
+    coordinator: CoordinatorServer, running_job: str, tmp_path: Path
+) -> None:
+    outbox = Outbox(tmp_path / "outbox")
+    # Phase 9 is outside 0..4, so the client raises ValueError before sending.
+    outbox.put(metrics_update(running_job, 9, 2.5))
+    outbox.put(metrics_update(running_job, 1, 1.5))
+
+    with CerebrosClient(coordinator.url, retry=NO_WAIT) as client:
+        assert outbox.flush(client, running_job) is True
+
+    job = coordinator.admin.get_job(running_job)
+    assert job["phase_metrics"] == {"1": {"loss": 1.5}}
+    assert outbox.pending(running_job) == []
