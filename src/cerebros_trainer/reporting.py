@@ -122,7 +122,7 @@ class JobReporter:
         return self.flush()
 
     def flush(self) -> bool:
-        """Deliver pending updates now; return True when none is left."""
+        """Deliver pending updates now and return True when none is left."""
         delivered = self._outbox.flush(self._client, self._job_id)
         if delivered:
             self._backoff = 0.0

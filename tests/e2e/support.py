@@ -146,8 +146,8 @@ class SwitchableProxy:
             listener, self._listener = self._listener, None
             pipes, self._pipes = self._pipes, []
         if listener is not None:
-            # shutdown wakes the thread blocked in accept(); close alone
-            # would leave the port listening on Linux.
+            # shutdown() wakes the thread blocked in accept(). On Linux,
+            # close() alone would leave the port listening.
             try:
                 listener.shutdown(socket.SHUT_RDWR)
             except OSError:

@@ -21,7 +21,7 @@ from cerebros_trainer.storage.base import CheckpointStore, StorageUnavailable
 logger = logging.getLogger(__name__)
 
 DEFAULT_BACKOFF_INITIAL = 1.0
-"""Upper bound in seconds of the first jittered wait; it doubles per attempt."""
+"""Upper bound in seconds of the first jittered wait, which doubles per attempt."""
 
 DEFAULT_BACKOFF_MAX = 30.0
 """Largest upper bound in seconds of a jittered wait."""
