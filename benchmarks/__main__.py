@@ -15,7 +15,7 @@ from collections.abc import Sequence
 # must be set before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     BenchmarkResult,
     BenchmarkSkipped,
     RunOptions,
@@ -94,13 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     options = RunOptions(smoke=args.smoke, budget_seconds=args.budget)
     failed = []
     for name in args.names or BENCHMARKS:
         try:
             result = run_one(name, options)
-        except Exception:
+        # One broken benchmark should not hide the figures of the others.
+        except Exception:  # noqa: BLE001
             traceback.print_exc()
             print(f"benchmark {name} failed; see the traceback above", file=sys.stderr)
             failed.append(name)

@@ -85,10 +85,14 @@ def run(options: RunOptions) -> BenchmarkResult:
         target=f"S3CheckpointStore.upload >= {TARGET_RATIO}x bare upload_file MB/s",
         target_met=worst >= TARGET_RATIO,
         notes=[
-            f"median of {repeats} uploads per uploader and size, alternated; "
-            "moto's S3 server runs in its own process on loopback",
-            "judged against the bare upload through the store's own client, "
-            "the stricter of the two baselines",
+            (
+                f"median of {repeats} uploads per uploader and size, alternated; "
+                "moto's S3 server runs in its own process on loopback"
+            ),
+            (
+                "judged against the bare upload through the store's own client, "
+                "the stricter of the two baselines"
+            ),
         ],
     )
 
@@ -148,7 +152,9 @@ def _delete_prefix(client: Any, prefix: str) -> None:
 
 
 def _rows(size_mb: int, seconds: dict[str, list[float]]) -> list[dict[str, Any]]:
-    speeds = {name: size_mb * 1.048576 / median(times) for name, times in seconds.items()}
+    speeds = {
+        name: size_mb * 1.048576 / median(times) for name, times in seconds.items()
+    }
     default_speed = speeds["upload_file, default boto3"]
     store_client_speed = speeds["upload_file, store's client"]
     return [

@@ -41,7 +41,7 @@ Call = Callable[[], Any]
 def run(options: RunOptions) -> BenchmarkResult:
     """Time each call both ways, then sample an idle daemon's CPU use."""
     calls_per_kind = 100 if options.smoke else 2000
-    idle_seconds = 5.0 if options.smoke else 60.0
+    idle_seconds = 3.0 if options.smoke else 60.0
     with tempfile.TemporaryDirectory(prefix="cerebros-bench-client-") as workdir:
         with coordinator_process() as url:
             rows = _time_calls(url, Path(workdir), calls_per_kind)
@@ -72,13 +72,17 @@ def run(options: RunOptions) -> BenchmarkResult:
         target=f"client median <= {TARGET_RATIO}x raw requests.Session median",
         target_met=worst <= TARGET_RATIO,
         notes=[
-            f"{calls_per_kind} calls per kind and side, alternated in blocks of "
-            f"{BLOCK} after a warm-up block",
-            f"idle daemon: {idle['cpu_seconds']:.3f} CPU s (user + system) over "
-            f"{idle['wall_seconds']:.0f} s of polling an empty stand-in, "
-            f"{100 * idle['cpu_seconds'] / idle['wall_seconds']:.2f}% of one "
-            "core, default poll interval and heartbeat settings, measured after "
-            "start-up",
+            (
+                f"{calls_per_kind} calls per kind and side, alternated in blocks of "
+                f"{BLOCK} after a warm-up block"
+            ),
+            (
+                f"idle daemon: {idle['cpu_seconds']:.3f} CPU s (user + system) over "
+                f"{idle['wall_seconds']:.0f} s of polling an empty stand-in, "
+                f"{100 * idle['cpu_seconds'] / idle['wall_seconds']:.2f}% of one "
+                "core, default poll interval and heartbeat settings, measured after "
+                "start-up"
+            ),
         ],
     )
 
@@ -94,10 +98,14 @@ def _time_calls(url: str, workdir: Path, count: int) -> list[dict[str, Any]]:
     rows = []
     try:
         # Polling first, while the queue is still empty (204 responses).
-        rows.append(_compare("poll_job (204)", *_poll_calls(client, session, url), count))
+        rows.append(
+            _compare("poll_job (204)", *_poll_calls(client, session, url), count)
+        )
         job_id = seed_job(url, str(corpus))["job_id"]
         rows.append(
-            _compare("get_job (200 JSON)", *_get_calls(client, session, url, job_id), count)
+            _compare(
+                "get_job (200 JSON)", *_get_calls(client, session, url, job_id), count
+            )
         )
         # The stand-in accepts metrics only for a running job.
         client.start_job(job_id)

@@ -135,8 +135,10 @@ def _result(
         target="read_corpus speed >= 1.0x the loop, peak < 0.25 of the file",
         target_met=speed_ratio >= 1.0 and ours["peak / file"] < 0.25,
         notes=[
-            f"median of {repeats} runs per reader, alternated, each in a fresh "
-            "process; peak is the largest ru_maxrss increase over the read",
+            (
+                f"median of {repeats} runs per reader, alternated, each in a fresh "
+                "process; peak is the largest ru_maxrss increase over the read"
+            ),
         ],
     )
 

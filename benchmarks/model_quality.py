@@ -71,9 +71,11 @@ def run(options: RunOptions) -> BenchmarkResult:
         target="default architecture's validation perplexity < the baseline's",
         target_met=default["val perplexity"] < baseline["val perplexity"],
         notes=[
-            f"{budget:g} s of training per model, including build and tracing; "
-            f"training bytes {len(train_tokens)}, validation bytes "
-            f"{len(validation_tokens)} (last 10% of the corpus)",
+            (
+                f"{budget:g} s of training per model, including build and tracing; "
+                f"training bytes {len(train_tokens)}, validation bytes "
+                f"{len(validation_tokens)} (last 10% of the corpus)"
+            ),
             f"default architecture: {default['model']}",
         ],
     )

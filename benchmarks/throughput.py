@@ -32,9 +32,7 @@ def run(options: RunOptions) -> BenchmarkResult:
     rng = np.random.default_rng(0)
     rows = []
     for candidate in support.candidates():
-        rows.append(
-            _measure(support, candidate, rng, warmup_steps, timed_steps, peak)
-        )
+        rows.append(_measure(support, candidate, rng, warmup_steps, timed_steps, peak))
     baseline = next(row for row in rows if row["model"] == support.BASELINE_LABEL)
     for row in rows:
         row["tokens/s vs baseline"] = row["tokens/s"] / baseline["tokens/s"]
@@ -54,11 +52,15 @@ def run(options: RunOptions) -> BenchmarkResult:
         ],
         rows=rows,
         notes=[
-            f"matmul peak: {peak / 1e9:.1f} GFLOP/s (float32 {size}x{size} "
-            "tf.matmul, best of the repeats)",
-            f"{timed_steps} timed steps after {warmup_steps} warm-up steps, on "
-            "random byte batches; FLOPs per token are estimated from parameter "
-            "counts, not counted",
+            (
+                f"matmul peak: {peak / 1e9:.1f} GFLOP/s (float32 {size}x{size} "
+                "tf.matmul, best of the repeats)"
+            ),
+            (
+                f"{timed_steps} timed steps after {warmup_steps} warm-up steps, on "
+                "random byte batches; FLOPs per token are estimated from parameter "
+                "counts, not counted"
+            ),
         ],
     )
 

@@ -132,7 +132,9 @@ class TimeBudget(keras.callbacks.Callback):  # type: ignore[misc]
         if self.started is None:
             self.started = time.perf_counter()
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_train_batch_end(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         self.steps += 1
         if time.perf_counter() - (self.started or 0.0) >= self.seconds:
             self.model.stop_training = True
@@ -145,7 +147,9 @@ class StepClock(keras.callbacks.Callback):  # type: ignore[misc]
         super().__init__()
         self.ends: list[float] = []
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_train_batch_end(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         self.ends.append(time.perf_counter())
 
 

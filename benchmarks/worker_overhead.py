@@ -41,7 +41,7 @@ FULL_HYPERPARAMETERS: dict[str, Any] = {
     "batch_size": 32,
     "seq_len": 64,
     "learning_rate": 0.001,
-    "max_steps_per_epoch": 400,
+    "max_steps_per_epoch": 320,
     "validation_split": 0.1,
 }
 SMOKE_HYPERPARAMETERS: dict[str, Any] = {
@@ -83,10 +83,18 @@ def run(options: RunOptions) -> BenchmarkResult:
     bare = median(seconds["bare"])
     job = median(seconds["job"])
     rows = [
-        {"run": "bare model.fit", "median s": bare, "runs": len(seconds["bare"]),
-         "vs bare fit": 1.0},
-        {"run": "whole job through the worker", "median s": job,
-         "runs": len(seconds["job"]), "vs bare fit": job / bare},
+        {
+            "run": "bare model.fit",
+            "median s": bare,
+            "runs": len(seconds["bare"]),
+            "vs bare fit": 1.0,
+        },
+        {
+            "run": "whole job through the worker",
+            "median s": job,
+            "runs": len(seconds["job"]),
+            "vs bare fit": job / bare,
+        },
     ]
     return BenchmarkResult(
         name="worker_overhead",
@@ -97,8 +105,10 @@ def run(options: RunOptions) -> BenchmarkResult:
         target_met=job / bare <= TARGET_RATIO,
         notes=[
             f"model {MODEL_ID}, hyperparameters {hyperparameters}",
-            f"all times (s): bare {_rounded(seconds['bare'])}, "
-            f"job {_rounded(seconds['job'])}",
+            (
+                f"all times (s): bare {_rounded(seconds['bare'])}, "
+                f"job {_rounded(seconds['job'])}"
+            ),
             f"last job: {details}",
         ],
     )
@@ -116,7 +126,8 @@ def _bare_fit(support: Any, tokens: Any, hyperparameters: dict[str, Any]) -> flo
     )
     validation_windows = support.windows(validation_tokens, config.seq_len)
     validation_batches = min(
-        len(validation_windows) // config.batch_size, config.max_steps_per_epoch or 10**9
+        len(validation_windows) // config.batch_size,
+        config.max_steps_per_epoch or 10**9,
     )
     validation = support.evaluation_dataset(
         validation_windows[: validation_batches * config.batch_size], config.batch_size
@@ -152,9 +163,9 @@ def _whole_job(
     from cerebros_trainer.settings import WorkerSettings
     from cerebros_trainer.worker import Worker
 
-    job_id = seed_job(url, str(corpus), model_id=MODEL_ID, hyperparameters=hyperparameters)[
-        "job_id"
-    ]
+    job_id = seed_job(
+        url, str(corpus), model_id=MODEL_ID, hyperparameters=hyperparameters
+    )["job_id"]
     settings = WorkerSettings(
         api_url=url,
         checkpoint_url=f"s3://{BUCKET}/checkpoints",
