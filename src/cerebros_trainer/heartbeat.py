@@ -12,11 +12,13 @@ import socket
 import threading
 from typing import Literal
 
-from cerebros_client import CerebrosClient
+from cerebros_client import CerebrosClient, JobStatus
 from cerebros_client.errors import ApiError, CerebrosError, Conflict
 from cerebros_trainer.control import StopFlag
 
 logger = logging.getLogger(__name__)
+
+ENDED_STATUSES = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
 
 WORKER_CAPABILITIES = {
     "frameworks": ["keras", "tensorflow"],
@@ -126,6 +128,11 @@ class BackgroundHeartbeat:
                 job_id, self._worker_id, lease_seconds=self._lease_seconds
             )
         except Conflict as error:
+            if self._job_ended(job_id):
+                # The renewal raced with the job's final status or its
+                # hand-back: the lease ended with the job, nothing was lost.
+                logger.debug("Lease of finished job %s not renewed: %s", job_id, error)
+                return
             logger.error(
                 "Lost the lease on job %s (%s): stopping it so the worker now "
                 "holding it trains alone",
@@ -140,6 +147,19 @@ class BackgroundHeartbeat:
 
         if not renewed:
             self._leases_supported = False
+
+    def _job_ended(self, job_id: str) -> bool:
+        if self._current_job_id != job_id:
+            return True
+        try:
+            job = self._client.get_job(job_id)
+        except CerebrosError:
+            return False
+        if job.status in ENDED_STATUSES:
+            return True
+        # A shutdown hands the job back as queued; otherwise queued means
+        # the lease ran out and another worker may claim the job.
+        return job.status is JobStatus.QUEUED and self._job_stop_flag.shutdown_requested
 
     def _log_failure(self, call: str, error: CerebrosError) -> None:
         # An outage produces one failure per beat; log the first few, then

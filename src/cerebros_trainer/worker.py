@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Self
 
 from cerebros_client import CerebrosClient, Job, JobStatus
-from cerebros_client.errors import CerebrosError, Conflict, NotFound
+from cerebros_client.errors import (
+    BadRequest,
+    CerebrosError,
+    Conflict,
+    NotFound,
+    ServerError,
+)
 from cerebros_trainer.control import StopFlag
 from cerebros_trainer.heartbeat import BackgroundHeartbeat, register_worker
 from cerebros_trainer.integrations import build_observers
@@ -204,38 +210,63 @@ class Worker:
             return None
 
         self.trainer.outbox.flush(self.client, entry.job_id)
-        job = self._current_job_record(entry)
-        if job is None:
+        record = self._current_job_record(entry)
+        if record is None:
             self.trainer.journal.clear()
             return None
+        job, looked_up = record
 
         logger.warning(
             "Resuming job %s after a restart: phases %s already done",
             job.id,
             sorted(entry.completed_phases) or "none",
         )
-        try:
-            if job.status is not JobStatus.RUNNING:
-                self.client.start_job(job.id)
-        except Conflict as error:
-            logger.warning("Coordinator refused to restart job %s: %s", job.id, error)
+        if not self._mark_running(job, looked_up=looked_up):
             self.trainer.journal.clear()
             return None
         return self._run(job, entry)
 
-    def _current_job_record(self, entry: JournalEntry) -> Job | None:
-        """Return the journaled job if it is still this worker's to finish."""
+    def _mark_running(self, job: Job, *, looked_up: bool) -> bool:
+        """Set a recovered job running again; return False if it is gone."""
+        if looked_up and job.status is JobStatus.RUNNING:
+            return True
+        try:
+            self.client.start_job(job.id)
+        except (NotFound, BadRequest) as error:
+            logger.warning(
+                "Journaled job %s no longer exists (%s): forgot it", job.id, error
+            )
+            return False
+        except Conflict as error:
+            logger.warning("Coordinator rejected restarting job %s: %s", job.id, error)
+            return False
+        except ServerError as error:
+            # The deployed coordinator returns 500 for an unknown job id and
+            # for an outage alike. Resuming risks one wasted job; forgetting
+            # would leave a live job running with no worker.
+            logger.warning(
+                "Could not set job %s running again (%s): resuming it anyway",
+                job.id,
+                error,
+            )
+        return True
+
+    def _current_job_record(self, entry: JournalEntry) -> tuple[Job, bool] | None:
+        """Return the journaled job if it is still this worker's to finish.
+
+        The flag is True when the coordinator confirmed the record, and False
+        when the job comes from the journal because the lookup failed.
+        """
         journaled = Job.model_validate(entry.job)
         try:
             current = self.client.get_job(entry.job_id)
-        except NotFound:
-            logger.warning("Journaled job %s no longer exists: forgot it", entry.job_id)
-            return None
         except CerebrosError as error:
-            # The deployed coordinator has no "get job" call: trust the
-            # journal, which is at worst one phase behind.
+            # The deployed coordinator has no "get job" call, and its missing
+            # route returns 404 just as a deleted job would. Trust the journal,
+            # which is at worst one phase behind, and let the status update in
+            # _mark_running tell a deleted job apart.
             logger.info("Could not look up journaled job %s (%s)", entry.job_id, error)
-            return journaled
+            return journaled, False
 
         if current.status in FINAL_STATUSES:
             logger.info(
@@ -251,7 +282,15 @@ class Worker:
                 entry.job_id,
             )
             return None
-        return current
+        if current.worker_id and current.worker_id != self.settings.worker_id:
+            logger.warning(
+                "Journaled job %s is now leased to worker %s: leaving it to that "
+                "worker",
+                entry.job_id,
+                current.worker_id,
+            )
+            return None
+        return current, True
 
 
 def _secret_value(settings: WorkerSettings) -> str | None:
