@@ -234,7 +234,7 @@ def test_close_reports_unsent_updates(
     with caplog.at_level(logging.WARNING):
         sender.close(timeout=0.2)
 
-    assert "Closed the test server sender with 1 updates not sent" in caplog.text
+    assert "Closed the test server sender. Queued updates not sent: 1" in caplog.text
 
 
 def test_rejects_empty_queue_size() -> None:

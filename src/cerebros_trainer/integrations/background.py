@@ -25,8 +25,8 @@ DEFAULT_MAX_BACKOFF = 30.0
 DEFAULT_GIVE_UP_AFTER = 300.0
 DEFAULT_FIRST_BACKOFF = 1.0
 
-# A full queue during a long outage drops one call per epoch; logging each
-# would flood the log, so only every this many drops is logged.
+# During a long outage a full queue drops one call per epoch. Logging each
+# drop would flood the log, so only the first and every 1000th are logged.
 DROP_LOG_EVERY = 1000
 
 
@@ -92,7 +92,8 @@ class BackgroundSender:
     ) -> None:
         """Queue `function` to run after every call submitted before it.
 
-        Never blocks. After `close`, the call is discarded.
+        Returns at once, without waiting for the server. After `close`, the
+        call is discarded.
         """
         with self._condition:
             if self._closing.is_set():
@@ -130,7 +131,7 @@ class BackgroundSender:
         self._thread.join(timeout=max(timeout, 0.1))
         if left_behind:
             logger.warning(
-                "Closed the %s sender with %d updates not sent",
+                "Closed the %s sender. Queued updates not sent: %d",
                 self._target,
                 left_behind,
             )

@@ -73,8 +73,9 @@ RUN_STATUS_BY_JOB_STATUS = {
     "lease_lost": "KILLED",
 }
 
-# Older tracking servers reject parameter values over 500 characters and
-# tag values over 5000; hyperparameters are far shorter in practice.
+# mlflow 3.18 accepts 6000 characters per parameter value and 8000 per tag
+# value, but older tracking servers reject values over 500 and 5000. Values
+# are cut to the older limits, which hyperparameters rarely reach.
 MAX_PARAM_LENGTH = 500
 MAX_TAG_LENGTH = 5000
 PARAMS_PER_REQUEST = 100
@@ -85,7 +86,7 @@ def is_transient_mlflow_error(error: Exception) -> bool:
     """Return whether a retry might succeed: unreachable server, 5xx or 429.
 
     MLflow reports connection failures and timeouts as an `MlflowException`
-    with status 500. A 4xx answer means the request itself was rejected.
+    with status 500. A 4xx response means the request itself was rejected.
     """
     if isinstance(error, MlflowException):
         status = int(error.get_http_status_code())  # type: ignore[no-untyped-call]
@@ -104,7 +105,7 @@ def redact_uri(uri: str) -> str:
 
 @dataclasses.dataclass
 class _JobProgress:
-    """What the training thread remembers about one job between events."""
+    """Step counts and last epoch metrics of one job, kept by the training thread."""
 
     epochs_per_phase: int
     final_phase: int
@@ -114,7 +115,7 @@ class _JobProgress:
 class MlflowObserver:
     """Job observer that mirrors each job into one MLflow run.
 
-    `staging_dir` holds copies of final checkpoints until they are
+    `staging_dir` keeps copies of final checkpoints until they are
     uploaded, because the runner deletes its own copy when the job ends.
     `drain_timeout` bounds how long `on_job_end` waits for the job's
     updates to reach a reachable server, so a worker that exits after one
@@ -391,11 +392,11 @@ class MlflowObserver:
         with self._run_ids_lock:
             self._run_ids.pop(job_id, None)
 
-    def _run_id_or_skip(self, job_id: str, what: str) -> str | None:
+    def _run_id_or_skip(self, job_id: str, update: str) -> str | None:
         run_id = self.run_id_of(job_id)
         if run_id is None:
             # The start of the run was dropped and already logged a warning.
-            logger.debug("Skipped %s of job %s: it has no MLflow run", what, job_id)
+            logger.debug("Skipped %s of job %s: it has no MLflow run", update, job_id)
         return run_id
 
 

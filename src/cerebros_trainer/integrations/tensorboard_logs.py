@@ -48,7 +48,7 @@ class TensorBoardObserver:
         self._jobs: dict[str, _JobLog] = {}
 
     def job_log_dir(self, job_id: str) -> Path:
-        """Return the directory that holds a job's event files."""
+        """Return the directory that contains a job's event files."""
         return self._log_dir / safe_path_name(job_id)
 
     def on_job_start(
