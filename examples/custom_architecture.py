@@ -25,7 +25,7 @@ VOCABULARY_SIZE = 256
 
 
 def build_conv_lm(config: TrainingConfig) -> keras.Model:
-    """A small causal convolutional language model."""
+    """Build a small causal convolutional language model."""
     width = config.hidden_units or 128
     inputs = keras.Input(shape=(config.seq_len,), dtype="int32")
     x = keras.layers.Embedding(VOCABULARY_SIZE, config.embedding_dim or 64)(inputs)
