@@ -11,6 +11,8 @@ import json
 import signal
 from typing import Any
 
+import pytest
+
 from cerebros_client import CerebrosClient, RetryPolicy
 from cerebros_trainer.journal import Journal, JournalEntry
 from cerebros_trainer.worker import Worker
@@ -143,6 +145,7 @@ def test_expired_lease_requeues_for_others(
     assert Journal(killed_state_dir).load() is None
 
 
+@pytest.mark.slow
 def test_compat_restart_resumes_at_phase_two(
     compat_stack: WorkerStack,  # noqa: F811 - fixture
     launcher: WorkerLauncher,  # noqa: F811 - fixture
