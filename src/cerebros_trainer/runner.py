@@ -41,6 +41,7 @@ from cerebros_trainer.settings import WorkerSettings
 from cerebros_trainer.storage import (
     CheckpointStore,
     UploadRetry,
+    make_s3_client,
     upload_with_retry,
     validate_job_id,
 )
@@ -222,13 +223,19 @@ class Trainer:
             )
         corpus_info = self._client.get_corpus(job.training_dataset_id)
         roots = [Path(root) for root in self._settings.corpus_roots]
-        corpus = read_corpus(
-            corpus_info.corpus_path,
+        location = corpus_info.corpus_path
+        # An s3:// corpus is read with the same endpoint, region and retry
+        # settings as the checkpoints, which may come from CLI options.
+        s3_client = (
+            make_s3_client(self._settings) if location.startswith("s3://") else None
+        )
+        return read_corpus(
+            location,
             cache_dir=self._cache_dir,
             max_bad_line_share=self._settings.max_bad_line_share,
             allowed_roots=roots,
+            s3_client=s3_client,
         )
-        return corpus
 
     def _build_or_resume(
         self, state: _JobState, config: TrainingConfig, corpus: CorpusData

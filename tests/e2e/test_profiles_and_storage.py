@@ -91,3 +91,19 @@ def test_local_checkpoint_store(worker_stack: WorkerStack, tmp_path: Path) -> No
     assert worker_stack.job(job_id)["checkpoint_urls"][-1] == (
         (store_dir / job_id / "phase-2.keras").as_uri()
     )
+
+
+def test_s3_corpus_uses_worker_endpoint(worker_stack: WorkerStack) -> None:
+    client = worker_stack.s3.make_client()
+    client.create_bucket(Bucket="corpora")
+    client.upload_file(str(worker_stack.corpus), "corpora", "tiny/corpus.jsonl")
+    job_id = worker_stack.seed(corpus="s3://corpora/tiny/corpus.jsonl")
+
+    # The endpoint reaches the worker only through its settings, as with
+    # the --aws-endpoint-url option, not through AWS_ENDPOINT_URL.
+    with Worker(worker_stack.settings(), verbose=0) as worker:
+        result = worker.run_once()
+
+    assert result is not None
+    assert result.status == "completed", result.error_message
+    assert worker_stack.job(job_id)["phase_metrics"]["1"]["corpus_documents"] == 120
