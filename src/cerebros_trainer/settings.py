@@ -265,7 +265,7 @@ class WorkerSettings(BaseSettings):
         default="cerebros",
         validation_alias="MLFLOW_EXPERIMENT_NAME",
         description=(
-            "MLflow experiment that holds the job runs, created when missing."
+            "MLflow experiment that contains the job runs, created when missing."
         ),
     )
     tensorboard_dir: Path | None = Field(
