@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +19,6 @@ from cerebros_trainer.errors import JobError
 from cerebros_trainer.logging_setup import configure_logging
 from cerebros_trainer.settings import WorkerSettings
 from cerebros_trainer.shutdown import ShutdownHandler
-from cerebros_trainer.worker import Worker
 
 logger = logging.getLogger("cerebros_trainer.cli")
 
@@ -110,7 +110,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets=[token] if token else [],
     )
 
-    worker = Worker(settings)
+    # TensorFlow prints start-up notices at INFO level unless told not to,
+    # and it is imported only here so that --help answers at once.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from cerebros_trainer.integrations import IntegrationUnavailableError
+    from cerebros_trainer.worker import Worker
+
+    try:
+        worker = Worker(settings)
+    except IntegrationUnavailableError as error:
+        logger.error("Worker could not start: %s", error)
+        return EXIT_CONFIGURATION_ERROR
     ShutdownHandler(worker.stop_flag, grace_period=settings.grace_period).install()
     try:
         worker.start()

@@ -72,3 +72,14 @@ class ObserverGroup:
                     type(observer).__name__,
                     event,
                 )
+
+    def close(self) -> None:
+        """Close every observer that has a `close` method, isolating failures."""
+        for observer in self._observers:
+            close = getattr(observer, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception:  # closing must reach every observer
+                logger.exception("Observer %s failed to close", type(observer).__name__)

@@ -93,6 +93,7 @@ class Worker:
         self._backoff = IdleBackoff(settings.poll_interval, settings.max_poll_interval)
         self._heartbeat: BackgroundHeartbeat | None = None
         self._started = False
+        self._last_poll_failed = False
 
     def start(self) -> None:
         """Check storage, register, start heartbeats and recover a crashed job.
@@ -122,9 +123,10 @@ class Worker:
         )
 
     def close(self) -> None:
-        """Stop the heartbeat thread and close the HTTP session."""
+        """Stop the heartbeat thread, close the observers and the HTTP session."""
         if self._heartbeat is not None:
             self._heartbeat.stop()
+        self.trainer.observers.close()
         self.client.close()
 
     def __enter__(self) -> Self:
@@ -155,6 +157,7 @@ class Worker:
         Returns the number of jobs taken.
         """
         jobs_taken = 0
+        idle_logged = False
         self._backoff.reset()
         while not self.stop_flag.shutdown_requested:
             if max_jobs is not None and jobs_taken >= max_jobs:
@@ -162,10 +165,19 @@ class Worker:
             result = self._run_once_safely()
             if result is not None:
                 jobs_taken += 1
+                idle_logged = False
                 self._backoff.reset()
                 continue
             if stop_when_idle:
                 break
+            if not idle_logged and not self._last_poll_failed:
+                # Once per idle spell, so an empty queue does not flood the log.
+                logger.info(
+                    "Queue is empty: polling every %.0f s, backing off to %.0f s",
+                    self.settings.poll_interval,
+                    self.settings.max_poll_interval,
+                )
+                idle_logged = True
             self.stop_flag.wait_for_shutdown(self._backoff.next_wait())
 
         logger.info(
@@ -174,9 +186,11 @@ class Worker:
         return jobs_taken
 
     def _run_once_safely(self) -> JobResult | None:
+        self._last_poll_failed = False
         try:
             return self.run_once()
         except CerebrosError as error:
+            self._last_poll_failed = True
             logger.warning("Could not reach the coordinator: %s", error)
             return None
 

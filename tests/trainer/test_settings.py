@@ -116,6 +116,7 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
     ("AWS_REGION", "eu-west-1", "aws_region", "eu-west-1"),
     ("CEREBROS_S3_ADDRESSING_STYLE", "virtual", "s3_addressing_style", "virtual"),
     ("CEREBROS_S3_MAX_ATTEMPTS", "3", "s3_max_attempts", 3),
+    ("CEREBROS_S3_UPLOAD_DEADLINE", "45", "s3_upload_deadline", 45.0),
     ("CEREBROS_S3_CONNECT_TIMEOUT", "4", "s3_connect_timeout", 4.0),
     ("CEREBROS_S3_READ_TIMEOUT", "30", "s3_read_timeout", 30.0),
     ("CEREBROS_S3_MULTIPART_THRESHOLD", "8388608", "s3_multipart_threshold", 8388608),
