@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SECONDS",
         help="training time per architecture in model_quality "
-        "(default: 60, or 3 with --smoke)",
+        "(default: 60, or 2 with --smoke)",
     )
     return parser
 

@@ -57,7 +57,8 @@ def run(options: RunOptions) -> BenchmarkResult:
     from cerebros_client.testing.seed import AdminClient
 
     workers, jobs = (2, 4) if options.smoke else (4, 40)
-    single_jobs = jobs // workers
+    # Smoke runs give the single worker one job, to stay short.
+    single_jobs = 1 if options.smoke else jobs // workers
     with (
         tempfile.TemporaryDirectory(prefix="cerebros-bench-workers-") as workdir,
         moto_server() as endpoint,

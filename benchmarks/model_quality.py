@@ -20,7 +20,7 @@ from benchmarks.common import BenchmarkResult, RunOptions, shakespeare_corpus
 
 TITLE = "validation perplexity after a fixed training time"
 FULL_BUDGET_SECONDS = 60.0
-SMOKE_BUDGET_SECONDS = 3.0
+SMOKE_BUDGET_SECONDS = 2.0
 SMOKE_EVALUATION_WINDOWS = 256
 
 

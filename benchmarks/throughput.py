@@ -24,9 +24,9 @@ def run(options: RunOptions) -> BenchmarkResult:
     """Measure the matmul peak, then each candidate's training rate."""
     from benchmarks import training_support as support
 
-    size = 1024 if options.smoke else 2048
+    size = 512 if options.smoke else 2048
     peak = matmul_peak_flops(size, repeats=3 if options.smoke else 10)
-    warmup_steps, timed_steps = (3, 5) if options.smoke else (10, 60)
+    warmup_steps, timed_steps = (2, 3) if options.smoke else (10, 60)
 
     support.warm_up_tensorflow()
     rng = np.random.default_rng(0)
