@@ -40,7 +40,9 @@ logger = logging.getLogger(__name__)
 # boto3 ships no type information, so clients are typed as Any.
 S3Client = Any
 
-DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
+# boto3's own default: more, smaller parts upload in parallel, which was
+# faster for a 105 MB checkpoint than 64 MiB parts (benchmarks/checkpoint_upload.py).
+DEFAULT_MULTIPART_THRESHOLD = 8 * 1024 * 1024
 DEFAULT_MAX_CONCURRENCY = 4
 SHA256_METADATA_KEY = "sha256"
 
