@@ -460,5 +460,7 @@ def _progress_verbosity(verbose: int | str) -> int:
     # Keras redraws its progress bar on every batch, which floods a log
     # file or a pipe; one line per epoch suits anything but a terminal.
     if verbose == "auto":
-        return 1 if sys.stdout.isatty() else 2
+        # Jupyter redraws the bar in place although its stdout is no terminal.
+        interactive = sys.stdout.isatty() or "ipykernel" in sys.modules
+        return 1 if interactive else 2
     return int(verbose)
