@@ -14,7 +14,16 @@ import enum
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    model_validator,
+)
 
 
 class JobStatus(str, enum.Enum):
@@ -89,17 +98,46 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+def _reject_bool(value: Any) -> Any:
+    # Lax pydantic reads true as 1, which would train a job whose sender
+    # made a mistake; keeping the raw value lets the trainer reject it.
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")  # noqa: TRY004 - pydantic needs ValueError
+    return value
+
+
+HyperparameterInt = Annotated[
+    int, BeforeValidator(_as_int), BeforeValidator(_reject_bool)
+]
+HyperparameterFloat = Annotated[float, BeforeValidator(_reject_bool)]
+
+
 class Hyperparameters(BaseModel):
     """Training hyperparameters of a job; keys other than the three are kept.
 
-    Read unknown keys with ``model_extra`` or ``model_dump()``.
+    Read unknown keys with ``model_extra`` or ``model_dump()``. When a value
+    has the wrong type ("lots" for ``batch_size``, say), every value is kept
+    as sent and unvalidated, so the job still parses and the worker can fail
+    it with a message naming the key instead of never seeing it.
     """
 
     model_config = ConfigDict(extra="allow")
 
-    n_epochs: LenientInt | None = None
-    batch_size: LenientInt | None = None
-    learning_rate: float | None = None
+    n_epochs: HyperparameterInt | None = None
+    batch_size: HyperparameterInt | None = None
+    learning_rate: HyperparameterFloat | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_values_of_wrong_type(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Hyperparameters]
+    ) -> Hyperparameters:
+        try:
+            return handler(data)
+        except ValidationError:
+            if not isinstance(data, dict):
+                raise
+            return cls.model_construct(**data)
 
 
 class Job(_Lenient):

@@ -126,7 +126,8 @@ class Trainer:
             return self._reject(job, rejection)
 
         entry = journal_entry or JournalEntry(
-            job=job.model_dump(mode="json"), worker_id=self._settings.worker_id
+            job=job.model_dump(mode="json", warnings=False),
+            worker_id=self._settings.worker_id,
         )
         self.journal.save(entry)
         state = _JobState(job, entry, JobReporter(self._client, self.outbox, job.id))
@@ -206,7 +207,7 @@ class Trainer:
         return self._complete(state)
 
     def _validate_hyperparameters(self, job: Job) -> TrainingConfig:
-        raw = job.hyperparameters.model_dump(exclude_none=True)
+        raw = job.hyperparameters.model_dump(exclude_none=True, warnings=False)
         config = TrainingConfig.from_hyperparameters(raw)
         if config.extra:
             logger.warning(

@@ -98,3 +98,22 @@ def test_strict_model_ids_fail_unknown(worker_stack: WorkerStack) -> None:
     assert job["status"] == "failed"
     assert "gpt-4o-mini" in job["error_message"]
     assert "byte-gru" in json.dumps(job["error_message"])
+
+
+def test_wrong_typed_hyperparameters_fail_job(worker_stack: WorkerStack) -> None:
+    text_job = worker_stack.seed(batch_size="lots")
+    bool_job = worker_stack.seed(n_epochs=True)
+    good_job = worker_stack.seed()
+
+    with Worker(worker_stack.settings(), verbose=0) as worker:
+        taken = worker.run_forever(max_jobs=3)
+
+    assert taken == 3
+    text = worker_stack.job(text_job)
+    assert text["status"] == "failed"
+    assert "batch_size" in text["error_message"]
+    assert "lots" in text["error_message"]
+    boolean = worker_stack.job(bool_job)
+    assert boolean["status"] == "failed"
+    assert "n_epochs" in boolean["error_message"]
+    assert worker_stack.job(good_job)["status"] == "completed"
