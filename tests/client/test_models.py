@@ -49,9 +49,21 @@ def test_numbers_as_strings_coerced() -> None:
     assert hyper.learning_rate == 0.0001
 
 
-def test_fractional_epoch_rejected() -> None:
-    with pytest.raises(pydantic.ValidationError, match="n_epochs"):
-        Hyperparameters.model_validate({"n_epochs": "2.5"})
+def test_wrong_types_kept_as_sent() -> None:
+    hyper = Hyperparameters.model_validate(
+        {"n_epochs": "2.5", "batch_size": "lots", "seq_len": 64}
+    )
+
+    dumped = hyper.model_dump(warnings=False)
+    assert dumped["n_epochs"] == "2.5"
+    assert dumped["batch_size"] == "lots"
+    assert dumped["seq_len"] == 64
+
+
+def test_boolean_not_read_as_number() -> None:
+    hyper = Hyperparameters.model_validate({"batch_size": True})
+
+    assert hyper.model_dump(warnings=False)["batch_size"] is True
 
 
 def test_unknown_hyperparameters_kept() -> None:
