@@ -24,6 +24,7 @@ logger = logging.getLogger("cerebros_trainer.cli")
 
 EXIT_CONFIGURATION_ERROR = 2
 EXIT_STARTUP_FAILED = 3
+EXIT_COORDINATOR_ERROR = 4
 
 
 def _option_name(field_name: str) -> str:
@@ -51,7 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--once", action="store_true", help="Take at most one job, then exit."
+        "--once",
+        action="store_true",
+        help="Take at most one job, then exit: status 0 when a job was taken "
+        "or the queue was empty, 4 when the coordinator could not be reached "
+        "or rejected the request.",
     )
     parser.add_argument(
         "--max-jobs",
@@ -93,13 +98,29 @@ def load_settings(args: argparse.Namespace) -> WorkerSettings:
     return WorkerSettings(**overrides)
 
 
+def describe_errors(error: ValidationError) -> str:
+    """List each invalid setting with its message, never with its value.
+
+    pydantic's own text quotes the input, which would print the API token
+    whenever a check that spans several settings fails.
+    """
+    lines = []
+    for detail in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(part) for part in detail["loc"]) or "settings"
+        lines.append(f"  {location}: {detail['msg']}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the worker until stopped; return the process exit status."""
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args)
     except ValidationError as error:
-        print(f"cerebros-trainer: invalid configuration:\n{error}", file=sys.stderr)
+        print(
+            f"cerebros-trainer: invalid configuration:\n{describe_errors(error)}",
+            file=sys.stderr,
+        )
         return EXIT_CONFIGURATION_ERROR
 
     token = settings.api_token.get_secret_value() if settings.api_token else None
@@ -131,9 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     max_jobs = 1 if args.once else args.max_jobs
     try:
-        worker.run_forever(max_jobs=max_jobs, stop_when_idle=args.once)
+        taken = worker.run_forever(max_jobs=max_jobs, stop_when_idle=args.once)
     finally:
         worker.close()
+    if args.once and taken == 0 and worker.last_poll_failed:
+        # Tell cron or a CI step that "no job" was really "no coordinator".
+        return EXIT_COORDINATOR_ERROR
     return 0
 
 

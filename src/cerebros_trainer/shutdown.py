@@ -52,8 +52,8 @@ class ShutdownHandler:
             time.sleep(0.2)
 
         logger.warning(
-            "Stop requested: finishing the current batch, saving a checkpoint "
-            "and handing the job back within %.0f s",
+            "Stop requested: stopping within %.0f s, after the current batch "
+            "and a checkpoint of any job in progress",
             self._grace_period,
         )
         time.sleep(self._grace_period)

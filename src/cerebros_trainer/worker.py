@@ -15,6 +15,7 @@ from typing import Self
 
 from cerebros_client import CerebrosClient, Job, JobStatus
 from cerebros_client.errors import (
+    ApiError,
     BadRequest,
     CerebrosError,
     Conflict,
@@ -189,10 +190,21 @@ class Worker:
         self._last_poll_failed = False
         try:
             return self.run_once()
+        except ApiError as error:
+            # The coordinator answered, so the fix is on one side or the
+            # other (token, URL, server bug), not the network.
+            self._last_poll_failed = True
+            logger.warning("Coordinator rejected the request: %s", error)
+            return None
         except CerebrosError as error:
             self._last_poll_failed = True
             logger.warning("Could not reach the coordinator: %s", error)
             return None
+
+    @property
+    def last_poll_failed(self) -> bool:
+        """Whether the latest attempt to take a job failed on a coordinator error."""
+        return self._last_poll_failed
 
     def _claim(self) -> Job | None:
         job = self.client.claim_job(

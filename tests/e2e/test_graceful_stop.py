@@ -75,7 +75,7 @@ def test_sigterm_requeues_with_partial_checkpoint(
 
     assert worker.wait() == 0
     output = worker.output()
-    assert "Stop requested: finishing the current batch" in output
+    assert "Stop requested: stopping within" in output
     assert f"Handed job {job_id} back to the queue" in output
     assert Journal(worker.state_dir).load() is None
 

@@ -221,9 +221,9 @@ class BackgroundSender:
     def _mark_unreachable(self, call: _Call, error: Exception) -> None:
         with self._condition:
             was_reachable = self._reachable
-            self._reachable = False
-            self._condition.notify_all()
 
+        # Log before waking waiters, so that a caller woken by the outage
+        # already finds its cause in the log.
         if was_reachable:
             logger.warning(
                 "Could not send %s to %s (%s): retrying in the background "
@@ -234,6 +234,10 @@ class BackgroundSender:
             )
         else:
             logger.debug("Retry of %s failed: %s", call.description, error)
+
+        with self._condition:
+            self._reachable = False
+            self._condition.notify_all()
 
     def _mark_reachable(self) -> None:
         with self._condition:
