@@ -29,6 +29,16 @@ ensure_installed() {
         "$PYTHON" -m venv "$VENV"
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
     fi
+    # The dev and demo extras include the base install, so either satisfies
+    # a plain run.
+    if [ -z "$extra" ]; then
+        for candidate in "$VENV"/.cerebros-installed-*; do
+            if [ -f "$candidate" ] && [ ! pyproject.toml -nt "$candidate" ]; then
+                marker="$candidate"
+                break
+            fi
+        done
+    fi
     if [ ! -f "$marker" ] || [ pyproject.toml -nt "$marker" ]; then
         local target="."
         [ -n "$extra" ] && target=".[$extra]"

@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         "'{\"max_steps_per_epoch\": 50}'.",
     )
     parser.add_argument(
+        "--prompt",
+        default=None,
+        help="Text the trained model continues at the end (default: "
+        f"{DEMO_PROMPT!r} for the built-in corpus, 'The ' for your own).",
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         default=None,
@@ -141,7 +147,10 @@ def run_demo(args: argparse.Namespace, workdir: Path) -> int:
                     print("The coordinator returned no job: nothing was trained.")
                     return 1
                 final_job = coordinator.admin.get_job(result.job_id)
-                sample = _generate_sample(worker, result.final_model_id, workdir)
+                prompt = args.prompt or (DEMO_PROMPT if args.corpus is None else "The ")
+                sample = _generate_sample(
+                    worker, result.final_model_id, workdir, prompt
+                )
     finally:
         s3_server.stop()
 
@@ -162,7 +171,9 @@ def _prepare_corpus(
     return path
 
 
-def _generate_sample(worker: Any, checkpoint_url: str | None, workdir: Path) -> str:
+def _generate_sample(
+    worker: Any, checkpoint_url: str | None, workdir: Path, prompt: str
+) -> str:
     if checkpoint_url is None:
         return ""
     from cerebros_trainer.generate import generate_text
@@ -170,8 +181,8 @@ def _generate_sample(worker: Any, checkpoint_url: str | None, workdir: Path) -> 
 
     local = worker.store.download(checkpoint_url, workdir / "final.keras")
     model = load_checkpoint(local)
-    return DEMO_PROMPT + generate_text(
-        model, DEMO_PROMPT, max_new_bytes=240, temperature=0.7, seed=0
+    return prompt + generate_text(
+        model, prompt, max_new_bytes=240, temperature=0.7, seed=0
     )
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .profiles import PROFILES, STRICT
 from .security import RateLimit
@@ -133,6 +134,16 @@ def _seed(args: argparse.Namespace) -> int:
     import requests
 
     from .seed import DEFAULT_MODEL_ID, seed_job
+
+    if "://" not in args.corpus and not Path(args.corpus).exists():
+        # The stand-in reads corpus paths from this machine's disk, so a path
+        # that is missing here fails every job seeded with it.
+        print(
+            f"cerebros-coordinator seed: corpus {args.corpus} does not exist: "
+            "pass an existing file or directory, or an s3:// or https:// URL",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         ids = seed_job(
