@@ -131,8 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets=[token] if token else [],
     )
 
-    # TensorFlow prints start-up notices at INFO level unless told not to,
-    # and it is imported only here so that --help answers at once.
+    # TensorFlow prints start-up notices at INFO level unless configured not to,
+    # and it is imported only here so that --help returns at once.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from cerebros_trainer.integrations import IntegrationUnavailableError
     from cerebros_trainer.worker import Worker

@@ -7,7 +7,7 @@ import time
 
 
 class StopReason(enum.Enum):
-    """Why the current job should stop before it is finished."""
+    """Reason for stopping the current job before it is finished."""
 
     SHUTDOWN = "shutdown"
     LEASE_LOST = "lease_lost"
@@ -36,7 +36,7 @@ class StopFlag:
         self._shutdown = True
 
     def request_lease_lost(self, job_id: str) -> None:
-        """Ask the given job to stop because another worker now holds it."""
+        """Ask the given job to stop because another worker now has its lease."""
         self._lease_lost_job = job_id
 
     def is_set(self) -> bool:

@@ -1,6 +1,6 @@
 """Service registration, registry heartbeats and job lease renewal.
 
-One background thread does both periodic calls, so a worker holds at most one
+One background thread does both periodic calls, so a worker keeps at most one
 extra connection. Failures are logged and retried at the next beat: a missed
 heartbeat must never stop training.
 """

@@ -2,7 +2,7 @@
 
 The journal is one JSON file in the worker's state directory. It is written
 atomically when a job starts and after every completed phase, so a worker
-restarted after a crash (or `kill -9`) knows which job it held, which phases
+restarted after a crash (or `kill -9`) finds which job it had, which phases
 are already trained and where their checkpoints are.
 """
 
@@ -22,7 +22,7 @@ JOURNAL_FILE_NAME = "current_job.json"
 
 @dataclass
 class JournalEntry:
-    """What the worker knows about its current job."""
+    """Record of the worker's current job."""
 
     job: dict[str, Any]
     worker_id: str

@@ -91,7 +91,7 @@ class Outbox:
     (`../x` becomes `..%2Fx.jsonl`), or hashed when the encoded id is too
     long for a file name. The whole file is
     rewritten atomically after each delivery, which is cheap because an
-    outbox holds at most a few hundred updates in normal operation.
+    outbox contains at most a few hundred updates in normal operation.
     """
 
     def __init__(

@@ -55,7 +55,7 @@ def find_resume_point(
         phase, partial = parsed
         next_phase = phase if partial else phase + 1
         # Phase N-1 finished and phase N partial both resume in phase N, but
-        # the partial checkpoint holds more training, so it ranks higher.
+        # the partial checkpoint contains more training, so it ranks higher.
         candidates.append((next_phase, 3 if partial else 1, url))
 
     if not candidates:

@@ -58,7 +58,7 @@ INTERRUPTED_MESSAGE = (
 
 @dataclass
 class JobResult:
-    """What one call of `Trainer.run_job` did."""
+    """Outcome of one `Trainer.run_job` call."""
 
     job_id: str
     status: str

@@ -191,8 +191,8 @@ class Worker:
         try:
             return self.run_once()
         except ApiError as error:
-            # The coordinator answered, so the fix is on one side or the
-            # other (token, URL, server bug), not the network.
+            # The coordinator sent an error status, so the cause is the token,
+            # the URL or the server, not the network.
             self._last_poll_failed = True
             logger.warning("Coordinator rejected the request: %s", error)
             return None
