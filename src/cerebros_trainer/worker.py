@@ -95,6 +95,7 @@ class Worker:
         self._heartbeat: BackgroundHeartbeat | None = None
         self._started = False
         self._last_poll_failed = False
+        self._consecutive_poll_failures = 0
 
     def start(self) -> None:
         """Check storage, register, start heartbeats and recover a crashed job.
@@ -189,17 +190,32 @@ class Worker:
     def _run_once_safely(self) -> JobResult | None:
         self._last_poll_failed = False
         try:
-            return self.run_once()
+            result = self.run_once()
         except ApiError as error:
             # The coordinator sent an error status, so the cause is the token,
             # the URL or the server, not the network.
-            self._last_poll_failed = True
-            logger.warning("Coordinator rejected the request: %s", error)
+            self._log_poll_failure("Coordinator rejected the request: %s", error)
             return None
         except CerebrosError as error:
-            self._last_poll_failed = True
-            logger.warning("Could not reach the coordinator: %s", error)
+            self._log_poll_failure("Could not reach the coordinator: %s", error)
             return None
+
+        if self._consecutive_poll_failures:
+            logger.info(
+                "Coordinator is answering again after %d failed polls",
+                self._consecutive_poll_failures,
+            )
+        self._consecutive_poll_failures = 0
+        return result
+
+    def _log_poll_failure(self, message: str, error: CerebrosError) -> None:
+        # An outage fails every poll; the first few and then every tenth
+        # failure are enough for an operator, the rest go to DEBUG.
+        self._last_poll_failed = True
+        self._consecutive_poll_failures += 1
+        count = self._consecutive_poll_failures
+        level = logging.WARNING if count <= 3 or count % 10 == 0 else logging.DEBUG
+        logger.log(level, message + " (%d failed polls in a row)", error, count)
 
     @property
     def last_poll_failed(self) -> bool:
