@@ -11,7 +11,7 @@ import time
 import traceback
 from collections.abc import Sequence
 
-# TensorFlow prints start-up notices on stderr unless told otherwise; this
+# TensorFlow prints start-up notices on stderr unless configured otherwise; this
 # must be set before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -76,7 +76,7 @@ def run_one(name: str, options: RunOptions) -> BenchmarkResult:
         )
     result.smoke = options.smoke
     if options.smoke:
-        # Tiny sizes say whether a benchmark works, not whether it is fast.
+        # Tiny sizes show whether a benchmark works, not whether it is fast.
         result.target_met = None
     result.seconds = time.monotonic() - started
     return result

@@ -3,9 +3,9 @@
 `S3CheckpointStore.upload` hashes the file, uploads it with its SHA-256 in
 the object metadata and checks the stored size and digest with a HEAD
 request. The baselines upload the same file to the same moto server with
-`upload_file` and nothing else: once through a default boto3 client, once
-through the store's own client (same retries, checksum and transfer
-settings), so the second ratio isolates the hashing and the check.
+`upload_file` and nothing else. One uses a default boto3 client and the
+other the store's own client, with the same retries, checksum and transfer
+settings, so the second ratio isolates the hashing and the check.
 Target: at least 0.9 times the bare upload's MB/s.
 """
 

@@ -34,7 +34,7 @@ S3_REGION = "us-east-1"
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How one benchmark run is sized."""
+    """Size settings of one benchmark run."""
 
     smoke: bool = False
     budget_seconds: float | None = None
@@ -60,7 +60,7 @@ class BenchmarkResult:
 
 
 class BenchmarkSkipped(Exception):
-    """A benchmark cannot run here; the message says what is missing."""
+    """A benchmark cannot run here; the message names what is missing."""
 
 
 def shakespeare_corpus() -> Path:
@@ -264,7 +264,7 @@ def _wait_for_http(url: str, process: subprocess.Popen[bytes], what: str) -> Non
             return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer at {url} within 30 s")
+    raise RuntimeError(f"{what} did not respond at {url} within 30 s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

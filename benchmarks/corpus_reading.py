@@ -3,9 +3,10 @@
 Both readers turn the same generated JSONL file into a 1-D uint8 token
 array (the UTF-8 bytes of the texts joined by newlines). Each read runs in
 its own child process, so the peak resident memory it adds belongs to that
-reader alone: the child resets the kernel's peak (VmHWM) after its imports
-and reports the peak after the read minus the resident size before it. Target: `read_corpus` at least as fast as the loop, with a peak
-under a quarter of the file's size.
+reader alone. The child resets the kernel's peak (VmHWM) after its imports
+and reports the peak after the read minus the resident size before it.
+Target: `read_corpus` at least as fast as the loop, with a peak under a
+quarter of the file's size.
 """
 
 from __future__ import annotations

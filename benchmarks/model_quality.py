@@ -1,10 +1,10 @@
 """Model quality per CPU-minute: validation perplexity after a fixed time budget.
 
-Each registered architecture, at its default sizes and the default
-hyperparameters, and the baseline (a character-level LSTM of 512 units,
-sequence length 100, batch 64, Adam at 1e-3) train on the Shakespeare
-corpus until the wall-clock budget runs out (the budget includes building
-and tracing the model). Each is then evaluated on the same held-out bytes,
+Each registered architecture trains at its default sizes and the default
+hyperparameters. The baseline is a character-level LSTM of 512 units with
+sequence length 100, batch 64 and Adam at 1e-3. All train on the
+Shakespeare corpus until the wall-clock budget runs out, and the budget
+includes building and tracing the model. Each is then evaluated on the same held-out bytes,
 the last 10% of the corpus, cut into windows of its own sequence length.
 Perplexity is per byte. Target: the default architecture reaches lower
 validation perplexity than the baseline in the same budget.

@@ -117,7 +117,7 @@ class Hyperparameters(BaseModel):
 
     Read unknown keys with ``model_extra`` or ``model_dump()``. When a value
     has the wrong type ("lots" for ``batch_size``, say), every value is kept
-    as sent and unvalidated, so the job still parses and the worker can fail
+    as sent and unvalidated. The job then still parses, and the worker can fail
     it with a message naming the key instead of never seeing it.
     """
 

@@ -40,7 +40,7 @@ NOT_PROCESSED_STATUSES = frozenset({429, 503})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How `CerebrosClient` retries a failed request.
+    """Retry policy of `CerebrosClient` for a failed request.
 
     Waits use exponential backoff with full jitter: before attempt n+1 the
     client sleeps a random time between 0 and

@@ -24,7 +24,7 @@ status is 429 or 503, since otherwise the first request may have been
 processed. `BadRequest`, `Unauthorized`, `NotFound`, `Conflict` and
 `ProtocolError` repeat on every retry: fix the request or the configuration.
 
-The deployed coordinator answers 500 rather than 404 for an unknown but
+The deployed coordinator returns 500 rather than 404 for an unknown but
 well-formed id, so a `ServerError` from a by-id call may mean "not found".
 """
 
@@ -90,8 +90,8 @@ class ApiError(CerebrosError):
     """The server returned a non-2xx status.
 
     `detail` is the server's own error text (``errors.detail`` or ``detail``
-    in the JSON body) or None, `body_excerpt` the start of the body with any
-    token removed, and `retry_after` the parsed ``Retry-After`` header in
+    in the JSON body), or None. `body_excerpt` is the start of the body with
+    any token removed. `retry_after` is the parsed ``Retry-After`` header in
     seconds, or None where the header was absent or unparseable.
     """
 

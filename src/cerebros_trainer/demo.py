@@ -1,9 +1,10 @@
 """Train one job end to end on this machine: `python -m cerebros_trainer.demo`.
 
 The demo starts the stand-in coordinator and an S3-compatible store (moto)
-on loopback, seeds a dataset and a job the way the coordinator's guide does,
-runs a worker on it for two phases, and prints the per-phase metrics, the
-checkpoint URLs, the final status and text generated from the checkpoint.
+on loopback and seeds a dataset and a job the way the coordinator's guide
+does. A worker then trains the job for two phases, and the demo prints the
+per-phase metrics, the checkpoint URLs, the final status and text generated
+from the checkpoint.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_demo(args: argparse.Namespace, workdir: Path) -> int:
     """Start the services, train the seeded job and print the summary."""
-    # Imported here so `--help` answers without loading TensorFlow.
+    # Imported here so `--help` returns without loading TensorFlow.
     from moto.server import ThreadedMotoServer
 
     from cerebros_client.testing import CoordinatorServer, seed_job

@@ -13,7 +13,7 @@ class JobError(Exception):
 
 
 class CorpusError(JobError):
-    """The corpus is missing, unreadable or holds too little usable text."""
+    """The corpus is missing, unreadable or contains too little usable text."""
 
 
 class HyperparameterError(JobError):

@@ -2,8 +2,8 @@
 
 An observer receives the job's start, every epoch's metrics, every finished
 phase with its checkpoint, and the job's end. Experiment trackers (MLflow,
-TensorBoard) are observers. An observer that raises is logged and ignored:
-a tracking outage must never fail a training job.
+TensorBoard) are observers. `ObserverGroup` logs and ignores an observer
+that raises, so a tracking outage cannot fail a training job.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """On-disk queue of coordinator updates that could not be delivered yet.
 
-Metric reports and checkpoint registrations go through the outbox so that a
-coordinator outage never loses one: each update is appended to a JSON Lines
-file before delivery and removed only after the coordinator accepted it.
+Metric reports, checkpoint registrations and final statuses go through the
+outbox, so a coordinator outage loses none of them. Each update is appended
+to a JSON Lines file before delivery and removed only after the coordinator
+accepted it. The exceptions are an update the coordinator rejects with a 4xx
+other than 429, and the oldest metric reports once a job's outbox is full.
 Updates are delivered strictly in order. The final job status is queued
 last, so it never overtakes a metric report or a checkpoint registration.
 """

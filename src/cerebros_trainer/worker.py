@@ -202,7 +202,7 @@ class Worker:
 
         if self._consecutive_poll_failures:
             logger.info(
-                "Coordinator is answering again after %d failed polls",
+                "Coordinator is responding again after %d failed polls",
                 self._consecutive_poll_failures,
             )
         self._consecutive_poll_failures = 0

@@ -1,8 +1,9 @@
 """A real worker survives coordinator and S3 faults with an exact final record.
 
-Each test injects one kind of fault over real sockets (the stand-in's fault
-injection, a botocore event hook, or a TCP relay that can be switched off),
-runs a job to its end, and checks the coordinator's record and the bucket.
+Each test injects one kind of fault over real sockets: the stand-in's fault
+injection, a botocore event hook, or a TCP relay that can be switched off.
+It then runs a job to its end and checks the coordinator's record and the
+bucket.
 """
 
 from __future__ import annotations
@@ -208,7 +209,7 @@ def test_server_error_bursts(worker_stack: WorkerStack, status: int) -> None:
     with _worker(worker_stack) as worker:
         result = worker.run_once()
         # A 500 on the checkpoint POST is not retried at once, because the
-        # server may have stored it; the outbox sends it again at each poll
+        # server may have stored it. The outbox sends it again at each poll
         # and keeps the final status queued behind it.
         drain_outbox(worker)
 
@@ -239,7 +240,7 @@ def test_html_error_pages(worker_stack: WorkerStack) -> None:
 
 def test_s3_slow_down(worker_stack: WorkerStack) -> None:
     job_id = worker_stack.seed()
-    # Two attempts per upload call, so five SlowDown answers need botocore's
+    # Two attempts per upload call, so five SlowDown responses need botocore's
     # retries and the runner's own upload retry.
     worker = _worker(worker_stack, s3_max_attempts=2)
     worker.trainer.upload_retry = QUICK_UPLOAD_RETRY

@@ -17,9 +17,7 @@ def test_no_checkpoint_means_no_resume() -> None:
 
 
 def test_latest_finished_phase_wins() -> None:
-    point = find_resume_point(
-        {}, ["s3://b/j/phase-1.keras", "s3://b/j/phase-2.keras"]
-    )
+    point = find_resume_point({}, ["s3://b/j/phase-1.keras", "s3://b/j/phase-2.keras"])
 
     assert point is not None
     assert point.checkpoint_url == "s3://b/j/phase-2.keras"

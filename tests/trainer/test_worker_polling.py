@@ -1,4 +1,4 @@
-"""How the polling loop reports a coordinator that does not answer."""
+"""How the polling loop reports a coordinator that does not respond."""
 
 from __future__ import annotations
 

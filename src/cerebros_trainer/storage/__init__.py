@@ -4,7 +4,7 @@
 CEREBROS_CHECKPOINT_URL. Every store keys checkpoints by job id and phase
 (`JOB_ID/phase-N.keras`, or `JOB_ID/phase-N-partial.keras` for a phase
 stopped early), verifies each upload, and raises `StorageError`
-with a message that says what to fix.
+with a message that names the fix.
 """
 
 from cerebros_trainer.errors import StorageError

@@ -30,7 +30,7 @@ class StorageUnavailable(StorageError):
 class CheckpointStore(Protocol):
     """Storage for the `.keras` checkpoint written after each training phase.
 
-    Every method raises `StorageError` with a message that says what to fix.
+    Every method raises `StorageError` with a message that names the fix.
     Uploading the same job, phase and `partial` flag again replaces the
     stored checkpoint. A partial checkpoint (`phase-N-partial.keras`) holds
     a phase that a shutdown stopped early and never replaces a finished one.
